@@ -1,0 +1,139 @@
+"""create_app(settings) -> the Starlette application: routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from provider import demo
+from provider.bootstrap import ensure_demo
+from provider.context import AppContext
+from provider.db.database import close_database, open_database
+from provider.db.migrate import upgrade_async
+from provider.db.store import Store
+from provider.login import logout, pages
+from provider.oauth import authorize, discovery, endpoints, userinfo
+from provider.oauth.keys import KeyRing
+from provider.oauth.server import ProviderAuthorizationServer
+from provider.oauth.tokens import TokenMinter
+from provider.security.headers import SecurityHeaders
+from provider.security.secrets import SecretBox
+from provider.settings import Settings
+
+log = logging.getLogger("provider")
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+KEY_RELOAD_SECONDS = 30
+
+
+async def health(request: Request) -> Response:
+    await request.app.state.ctx.database.fetch_val("SELECT 1")
+    return JSONResponse({"status": "ok"})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    if status == 405:
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "Method not allowed."}, 405
+        )
+    return JSONResponse({"error": "not_found", "error_description": "No such endpoint."}, status)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        {"error": "server_error", "error_description": "The server could not answer."}, 500
+    )
+
+
+def _routes(settings: Settings) -> list[Route | Mount]:
+    routes: list[Route | Mount] = [
+        Route("/healthz", health),
+        Route("/.well-known/openid-configuration", discovery.openid_configuration),
+        Route("/.well-known/jwks.json", discovery.jwks),
+        Route("/authorize", authorize.authorize, methods=["GET", "POST"]),
+        Route("/authorize/resume", authorize.resume),
+        Route("/oauth/token", endpoints.token, methods=["POST"]),
+        Route("/oauth/revoke", endpoints.revoke, methods=["POST"]),
+        Route("/oauth/introspect", endpoints.introspect, methods=["POST"]),
+        Route("/userinfo", userinfo.userinfo, methods=["GET", "POST"]),
+        Route("/oidc/logout", logout.logout, methods=["GET", "POST"]),
+        Route("/v2/logout", logout.logout, methods=["GET", "POST"]),
+        Route("/login", pages.login_form, methods=["GET"]),
+        Route("/login", pages.login_submit, methods=["POST"]),
+        Route("/consent", pages.consent_form, methods=["GET"]),
+        Route("/consent", pages.consent_submit, methods=["POST"]),
+        Route("/account", pages.account),
+        Mount("/static", StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
+    ]
+    if settings.demo:
+        routes += [Route("/demo", demo.start), Route("/demo/callback", demo.callback)]
+    return routes
+
+
+async def build_context(settings: Settings, *, migrate: bool) -> AppContext:
+    settings.prepare_data_dir()
+    box = SecretBox(settings.resolved_secret_key())
+    if migrate:
+        await upgrade_async(settings.effective_database_url)
+    database = await open_database(settings.effective_database_url)
+    store = Store(database, box)
+    keys = KeyRing(store, box, settings.issuer)
+    await keys.load(alg=settings.signing_alg, max_token_ttl=_max_token_ttl(settings))
+    minter = TokenMinter(keys, settings.issuer, settings.access_token_ttl)
+    server = ProviderAuthorizationServer(settings, store, box, keys, minter)
+    templates = Jinja2Templates(env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True
+    ))
+    return AppContext(settings, database, store, box, keys, minter, server, templates)
+
+
+def _max_token_ttl(settings: Settings) -> int:
+    return max(settings.access_token_ttl, settings.id_token_ttl)
+
+
+async def _reload_keys(context: AppContext) -> None:
+    """Pick up keys rotated by another process (CLI or replica)."""
+    while True:
+        await asyncio.sleep(KEY_RELOAD_SECONDS)
+        try:
+            await context.keys.load(
+                alg=context.settings.signing_alg, max_token_ttl=_max_token_ttl(context.settings)
+            )
+        except Exception:  # noqa: BLE001 - a database blip must not end the loop
+            log.warning("could not reload signing keys; will retry", exc_info=True)
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        context = await build_context(settings, migrate=migrate)
+        app.state.ctx = context
+        if settings.demo and await ensure_demo(context.store, settings):
+            log.info("created the demo user and client (see README)")
+        reloader = asyncio.create_task(_reload_keys(context))
+        try:
+            yield
+        finally:
+            reloader.cancel()
+            await close_database(context.database)
+
+    return Starlette(
+        routes=_routes(settings),
+        middleware=[Middleware(SecurityHeaders, hsts=settings.issuer.startswith("https://"))],
+        exception_handlers={HTTPException: not_found, Exception: server_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,92 @@
+"""OAuth clients (applications). Secrets exist only as keyed hashes; the plain secret is
+returned once, at creation or rotation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from databases import Database
+from sqlalchemy import select
+
+from provider.clock import now
+from provider.db.records import ClientRecord, dumps, loads_list
+from provider.db.tables import clients
+from provider.security.secrets import SecretBox, random_alphanumeric
+
+CLIENT_ID_LENGTH = 32
+CLIENT_SECRET_LENGTH = 48
+
+
+def _client(row: Any) -> ClientRecord:
+    return ClientRecord(
+        id=row["id"],
+        name=row["name"],
+        secret_hash=row["secret_hash"],
+        is_public=bool(row["is_public"]),
+        first_party=bool(row["first_party"]),
+        redirect_uris=loads_list(row["redirect_uris"]),
+        post_logout_redirect_uris=loads_list(row["post_logout_redirect_uris"]),
+        grant_types=loads_list(row["grant_types"]),
+        audiences=loads_list(row["audiences"]),
+        scopes=loads_list(row["scopes"]),
+        created_at=row["created_at"],
+    )
+
+
+class ClientStore:
+    def __init__(self, database: Database, box: SecretBox) -> None:
+        self._db = database
+        self._box = box
+
+    async def create(
+        self,
+        *,
+        name: str,
+        is_public: bool,
+        first_party: bool,
+        redirect_uris: list[str],
+        grant_types: list[str],
+        post_logout_redirect_uris: list[str] | None = None,
+        audiences: list[str] | None = None,
+        scopes: list[str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> tuple[ClientRecord, str | None]:
+        """Create a client; returns it with its plain secret (None for public clients)."""
+        client_id = client_id or random_alphanumeric(CLIENT_ID_LENGTH)
+        secret = None if is_public else (client_secret or random_alphanumeric(CLIENT_SECRET_LENGTH))
+        stamp = now()
+        values = {
+            "id": client_id,
+            "name": name,
+            "secret_hash": self._box.keyed_hash(secret) if secret else None,
+            "is_public": is_public,
+            "first_party": first_party,
+            "redirect_uris": dumps(redirect_uris),
+            "post_logout_redirect_uris": dumps(post_logout_redirect_uris or []),
+            "grant_types": dumps(grant_types),
+            "audiences": dumps(audiences or []),
+            "scopes": dumps(scopes or []),
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        await self._db.execute(clients.insert().values(**values))
+        return _client(values), secret
+
+    async def get(self, client_id: str) -> ClientRecord | None:
+        row = await self._db.fetch_one(select(clients).where(clients.c.id == client_id))
+        return _client(row) if row else None
+
+    async def list(self) -> list[ClientRecord]:
+        rows = await self._db.fetch_all(select(clients).order_by(clients.c.created_at))
+        return [_client(r) for r in rows]
+
+    async def rotate_secret(self, client_id: str) -> str | None:
+        secret = random_alphanumeric(CLIENT_SECRET_LENGTH)
+        row = await self._db.fetch_one(
+            clients.update()
+            .where(clients.c.id == client_id, clients.c.is_public.is_(False))
+            .values(secret_hash=self._box.keyed_hash(secret), updated_at=now())
+            .returning(clients.c.id)
+        )
+        return secret if row else None

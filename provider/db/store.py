@@ -1,0 +1,22 @@
+"""The store: the one object through which the rest of provider reaches the database."""
+
+from __future__ import annotations
+
+from databases import Database
+
+from provider.db.clients import ClientStore
+from provider.db.keys import KeyStore
+from provider.db.sessions import SessionStore
+from provider.db.tokens import TokenStore
+from provider.db.users import UserStore
+from provider.security.secrets import SecretBox
+
+
+class Store:
+    def __init__(self, database: Database, box: SecretBox) -> None:
+        self.database = database
+        self.users = UserStore(database)
+        self.clients = ClientStore(database, box)
+        self.keys = KeyStore(database)
+        self.sessions = SessionStore(database)
+        self.tokens = TokenStore(database)

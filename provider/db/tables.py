@@ -1,0 +1,160 @@
+"""The schema, as SQLAlchemy Core tables.
+
+Conventions that keep the same queries valid on SQLite and PostgreSQL: times are integer Unix
+seconds, lists and maps are JSON text, ids are prefixed random strings, and every secret the
+server hands out (codes, refresh tokens, client secrets) is stored only as a keyed hash.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
+    Column("email_verified", Boolean, nullable=False, default=False),
+    Column("password_hash", Text, nullable=True),
+    Column("name", String(200), nullable=True),
+    Column("blocked", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(128), nullable=True),  # None for public clients
+    Column("is_public", Boolean, nullable=False),
+    Column("first_party", Boolean, nullable=False),
+    Column("redirect_uris", Text, nullable=False),  # JSON list
+    Column("post_logout_redirect_uris", Text, nullable=False),  # JSON list
+    Column("grant_types", Text, nullable=False),  # JSON list
+    Column("audiences", Text, nullable=False),  # JSON list: APIs it may ask tokens for
+    Column("scopes", Text, nullable=False),  # JSON list: API scopes it may be granted
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("alg", String(16), nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("private_jwk_sealed", Text, nullable=False),  # encrypted with the server secret
+    Column("created_at", BigInteger, nullable=False),
+    Column("retired_at", BigInteger, nullable=True),  # no longer signs; still published
+    Column("expires_at", BigInteger, nullable=True),  # dropped from JWKS after this
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("auth_time", BigInteger, nullable=False),
+    Column("amr", Text, nullable=False),  # JSON list
+    Column("acr", String(200), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+)
+
+login_transactions = Table(
+    "login_transactions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("browser_id", String(64), nullable=False),  # binds it to the browser that began it
+    Column("client_id", String(64), nullable=False),
+    Column("params", Text, nullable=False),  # JSON: the validated authorization request
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("authenticated_at", BigInteger, nullable=True),
+    Column("consented_at", BigInteger, nullable=True),
+    Column("completed_at", BigInteger, nullable=True),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("user_id", String(40), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("client_id", String(64), ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True),
+    Column("scopes", Text, nullable=False),  # JSON list
+    Column("granted_at", BigInteger, nullable=False),
+)
+
+# A token family: everything issued from one authorization (a code exchange or a password
+# grant). Revoking it revokes its refresh tokens and, through the `gid` claim, its access tokens.
+token_grants = Table(
+    "token_grants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("user_id", String(40), nullable=True),
+    Column("scope", Text, nullable=False),
+    Column("audience", String(500), nullable=True),
+    Column("auth_time", BigInteger, nullable=True),
+    Column("amr", Text, nullable=False),
+    Column("acr", String(200), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # absolute refresh lifetime
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("revoked_reason", String(64), nullable=True),
+    Index("ix_token_grants_user", "user_id"),
+)
+
+authorization_codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("user_id", String(40), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("audience", String(500), nullable=True),
+    Column("nonce", String(500), nullable=True),
+    Column("code_challenge", String(128), nullable=True),
+    Column("code_challenge_method", String(16), nullable=True),
+    Column("auth_time", BigInteger, nullable=False),
+    Column("amr", Text, nullable=False),
+    Column("acr", String(200), nullable=True),
+    Column("session_id", String(64), nullable=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+    Column("grant_id", String(64), nullable=True),  # set when exchanged
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("grant_id", String(64), ForeignKey("token_grants.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("rotated_at", BigInteger, nullable=True),  # used once; any further use is reuse
+    Index("ix_refresh_tokens_grant", "grant_id"),
+)
+
+# Access tokens are self-contained JWTs; revoking one before it expires lists its jti here.
+revoked_access_tokens = Table(
+    "revoked_access_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)

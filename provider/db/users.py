@@ -1,0 +1,88 @@
+"""Users: local accounts keyed by an opaque id; emails are unique and stored lower-cased."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from databases import Database
+from sqlalchemy import func, select
+
+from provider.clock import now
+from provider.db.records import User
+from provider.db.tables import users
+from provider.security.secrets import new_id
+
+
+class EmailTaken(ValueError):
+    """Another user already has this email."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        email_verified=bool(row["email_verified"]),
+        password_hash=row["password_hash"],
+        name=row["name"],
+        blocked=bool(row["blocked"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class UserStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(
+        self,
+        email: str,
+        password_hash: str | None,
+        *,
+        email_verified: bool = False,
+        name: str | None = None,
+    ) -> User:
+        email = normalise_email(email)
+        if await self.by_email(email):
+            raise EmailTaken(email)
+        stamp = now()
+        values = {
+            "id": new_id("usr"),
+            "email": email,
+            "email_verified": email_verified,
+            "password_hash": password_hash,
+            "name": name,
+            "blocked": False,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        try:
+            await self._db.execute(users.insert().values(**values))
+        except Exception as exc:  # a concurrent insert won the unique constraint
+            if await self.by_email(email):
+                raise EmailTaken(email) from exc
+            raise
+        return _user(values)
+
+    async def get(self, user_id: str) -> User | None:
+        row = await self._db.fetch_one(select(users).where(users.c.id == user_id))
+        return _user(row) if row else None
+
+    async def by_email(self, email: str) -> User | None:
+        row = await self._db.fetch_one(
+            select(users).where(users.c.email == normalise_email(email))
+        )
+        return _user(row) if row else None
+
+    async def list(self, limit: int = 100, offset: int = 0) -> list[User]:
+        rows = await self._db.fetch_all(
+            select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+        )
+        return [_user(r) for r in rows]
+
+    async def count(self) -> int:
+        return int(await self._db.fetch_val(select(func.count()).select_from(users)) or 0)

@@ -1,0 +1,147 @@
+"""Hosted sign-in and consent pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from provider.context import AppContext, ctx
+from provider.db.records import LoginTransaction
+from provider.login.browser import (
+    Browser,
+    csrf_token,
+    current_session,
+    read_browser,
+    remember_browser,
+    set_session_cookie,
+)
+from provider.login.forms import FormRejected, read_form
+from provider.login.render import error_page, page
+from provider.oauth.authorize import deny_authorization
+from provider.security.passwords import MAX_PASSWORD_LENGTH, verify_password
+
+WRONG_CREDENTIALS = "Wrong email or password."
+SCOPE_DESCRIPTIONS = {
+    "openid": "Know who you are",
+    "profile": "See your name",
+    "email": "See your email address",
+    "offline_access": "Stay signed in to the application",
+}
+
+
+def _expired(request: Request, browser: Browser) -> Response:
+    return error_page(request, browser, "This sign-in has expired",
+                      "Return to the application and sign in again.")
+
+
+async def _transaction(app: AppContext, browser: Browser, tx_id: str | None) -> LoginTransaction | None:
+    if not tx_id or len(tx_id) > 100:
+        return None
+    return await app.store.sessions.get_transaction(tx_id, browser.id)
+
+
+def _login_page(request: Request, browser: Browser, tx: LoginTransaction | None,
+                error: str | None = None, email: str = "", status_code: int = 200) -> Response:
+    app = ctx(request)
+    return page(request, browser, "pages/login.html", {
+        "tx": tx.id if tx else "",
+        "csrf": csrf_token(app, browser, "login"),
+        "error": error,
+        "email": email,
+    }, status_code=status_code)
+
+
+async def login_form(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    tx_id = request.query_params.get("tx")
+    tx = await _transaction(app, browser, tx_id)
+    if tx_id and tx is None:
+        return _expired(request, browser)
+    return _login_page(request, browser, tx)
+
+
+async def login_submit(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "login")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    tx = await _transaction(app, browser, form.get("tx"))
+    if form.get("tx") and tx is None:
+        return _expired(request, browser)
+    email = form.get("email", "").strip()[:320]
+    password = form.get("password", "")[:MAX_PASSWORD_LENGTH]
+    user = await app.store.users.by_email(email) if email else None
+    # Always verify (a dummy hash for unknown users) so both failures look and time alike.
+    ok = await verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or user.blocked:
+        return _login_page(request, browser, tx, WRONG_CREDENTIALS, email, status_code=401)
+    session = await app.store.sessions.create_session(
+        user.id, amr=["pwd"], acr=None, ttl=app.settings.session_ttl
+    )
+    target = "/account"
+    if tx is not None:
+        await app.store.sessions.mark_authenticated(tx.id)
+        target = "/authorize/resume?" + urlencode({"tx": tx.id})
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, app, session)
+    remember_browser(response, app, browser)
+    return response
+
+
+async def consent_form(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    tx = await _transaction(app, browser, request.query_params.get("tx"))
+    session = await current_session(app, browser)
+    if tx is None or session is None:
+        return _expired(request, browser)
+    client = await app.store.clients.get(tx.client_id)
+    if client is None:
+        return _expired(request, browser)
+    user = await app.store.users.get(session.user_id)
+    scopes = (tx.params.get("scope") or [""])[0].split()
+    return page(request, browser, "pages/consent.html", {
+        "tx": tx.id,
+        "csrf": csrf_token(app, browser, "consent"),
+        "client_name": client.name,
+        "user_email": user.email if user else "",
+        "scopes": [SCOPE_DESCRIPTIONS.get(s, s) for s in dict.fromkeys(scopes)],
+    })
+
+
+async def consent_submit(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "consent")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    tx = await _transaction(app, browser, form.get("tx"))
+    session = await current_session(app, browser)
+    if tx is None or session is None:
+        return _expired(request, browser)
+    if form.get("decision") == "allow":
+        scopes = set((tx.params.get("scope") or [""])[0].split())
+        await app.store.sessions.grant_consent(session.user_id, tx.client_id, scopes)
+        await app.store.sessions.mark_consented(tx.id)
+        return RedirectResponse("/authorize/resume?" + urlencode({"tx": tx.id}), status_code=303)
+    return await deny_authorization(request, browser, tx)
+
+
+async def account(request: Request) -> Response:
+    """Where a user lands after signing in directly (not on behalf of an application)."""
+    app = ctx(request)
+    browser = read_browser(request)
+    session = await current_session(app, browser)
+    user = await app.store.users.get(session.user_id) if session else None
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    return page(request, browser, "pages/account.html", {
+        "email": user.email,
+        "csrf": csrf_token(app, browser, "logout"),
+    })
