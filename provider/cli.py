@@ -66,10 +66,9 @@ def main(ctx: click.Context, config: str | None) -> None:
 @main.command()
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
-    """Apply database migrations."""
+    """Apply database migrations and create what a first start needs (signing key, demo)."""
     settings = _settings(ctx)
-    settings.prepare_data_dir()
-    upgrade(settings.effective_database_url)
+    prepare(settings)
     click.echo("database is up to date")
 
 
