@@ -93,3 +93,35 @@ def decode_verified(token: str, base_url: str) -> tuple[dict[str, Any], dict[str
     """Header and claims of a JWT, after checking its signature against the server's JWKS."""
     decoded = jwt.decode(token, fetch_jwks(base_url), algorithms=["RS256", "ES256"])
     return decoded.header, decoded.claims
+
+
+def tokens_via_code_flow(
+    browser: BrowserClient,
+    email: str,
+    password: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    client_secret: str | None = None,
+    **extra: str,
+) -> dict[str, Any]:
+    """Sign in through the hosted pages (code + PKCE) and exchange the code; the token
+    response body. Confidential clients authenticate with client_secret_post."""
+    verifier, challenge = pkce_pair()
+    state = secrets.token_urlsafe(8)
+    result = browser.sign_in(
+        email, password, response_type="code", client_id=client_id, redirect_uri=redirect_uri,
+        scope=scope, state=state, code_challenge=challenge, code_challenge_method="S256",
+        **extra,
+    )
+    assert result.params.get("state") == state and "code" in result.params, result.location
+    form = {
+        "grant_type": "authorization_code", "code": result.params["code"],
+        "redirect_uri": redirect_uri, "client_id": client_id, "code_verifier": verifier,
+    }
+    if client_secret is not None:
+        form["client_secret"] = client_secret
+    answer = httpx.post(browser.base_url + "/oauth/token", data=form)
+    assert answer.status_code == 200, answer.text
+    return answer.json()

@@ -6,6 +6,7 @@ from databases import Database
 
 from provider.db.clients import ClientStore
 from provider.db.keys import KeyStore
+from provider.db.rate_limits import RateLimitStore
 from provider.db.sessions import SessionStore
 from provider.db.tokens import TokenStore
 from provider.db.users import UserStore
@@ -20,3 +21,4 @@ class Store:
         self.keys = KeyStore(database)
         self.sessions = SessionStore(database)
         self.tokens = TokenStore(database)
+        self.rate_limits = RateLimitStore(database)

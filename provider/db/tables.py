@@ -158,3 +158,12 @@ revoked_access_tokens = Table(
     Column("jti", String(64), primary_key=True),
     Column("expires_at", BigInteger, nullable=False),
 )
+
+# Rate limits as GCRA buckets: `tat_ms` is the bucket's "theoretical arrival time"; a request is
+# allowed while tat_ms - now stays within the burst tolerance. One row per key, updated atomically.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tat_ms", BigInteger, nullable=False),
+)

@@ -21,8 +21,10 @@ from provider.login.forms import FormRejected, read_form
 from provider.login.render import error_page, page
 from provider.oauth.authorize import deny_authorization
 from provider.security.passwords import MAX_PASSWORD_LENGTH, verify_password
+from provider.security.throttle import LoginThrottle
 
 WRONG_CREDENTIALS = "Wrong email or password."
+TOO_MANY_ATTEMPTS = "Too many failed attempts. Wait a few minutes and try again."
 SCOPE_DESCRIPTIONS = {
     "openid": "Know who you are",
     "profile": "See your name",
@@ -75,11 +77,17 @@ async def login_submit(request: Request) -> Response:
         return _expired(request, browser)
     email = form.get("email", "").strip()[:320]
     password = form.get("password", "")[:MAX_PASSWORD_LENGTH]
+    throttle = LoginThrottle(app.store, app.box)
+    address = request.client.host if request.client else "unknown"
+    if await throttle.blocked(email, address):
+        return _login_page(request, browser, tx, TOO_MANY_ATTEMPTS, email, status_code=429)
     user = await app.store.users.by_email(email) if email else None
     # Always verify (a dummy hash for unknown users) so both failures look and time alike.
     ok = await verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.blocked:
+        await throttle.failed(email, address)
         return _login_page(request, browser, tx, WRONG_CREDENTIALS, email, status_code=401)
+    await throttle.succeeded(email, address)
     session = await app.store.sessions.create_session(
         user.id, amr=["pwd"], acr=None, ttl=app.settings.session_ttl
     )

@@ -30,7 +30,7 @@ os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the module; skips it when Debian's chromium is not installed."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: run scripts/install-browser.sh to enable browser tests")
+        pytest.skip(f"{CHROMIUM} is missing (scripts/install-browser.sh installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
