@@ -8,6 +8,9 @@ writers wait rather than fail, and the file runs in WAL mode so readers never bl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosqlite
@@ -29,12 +32,21 @@ def is_sqlite(url: str) -> bool:
 
 
 class _ReusingSQLitePool(SQLitePool):
-    def __init__(self, base: SQLitePool, size: int = 8) -> None:
+    def __init__(self, base: SQLitePool, size: int = 8, limit: int = 32) -> None:
         self.__dict__.update(base.__dict__)
         self._idle: list[aiosqlite.Connection] = []
         self._size = size
+        self._open = asyncio.Semaphore(limit)  # each connection is a thread: bound them
 
     async def acquire(self) -> aiosqlite.Connection:
+        await self._open.acquire()
+        try:
+            return await self._take()
+        except BaseException:
+            self._open.release()
+            raise
+
+    async def _take(self) -> aiosqlite.Connection:
         while self._idle:
             connection = self._idle.pop()
             if connection._running and connection._connection is not None:
@@ -48,17 +60,37 @@ class _ReusingSQLitePool(SQLitePool):
         return connection
 
     async def release(self, connection: aiosqlite.Connection) -> None:
-        if connection.in_transaction:
-            # A transaction left open by a cancelled task must not leak into the next user.
-            await connection.rollback()
-        if len(self._idle) < self._size:
-            self._idle.append(connection)
-        else:
-            await connection.__aexit__(None, None, None)
+        try:
+            if connection.in_transaction:
+                # A transaction left open by a cancelled task must not leak into the next user.
+                await connection.rollback()
+            if len(self._idle) < self._size:
+                self._idle.append(connection)
+            else:
+                await connection.__aexit__(None, None, None)
+        finally:
+            self._open.release()
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         await asyncio.gather(*(c.close() for c in idle), return_exceptions=True)
+
+
+_write_locks: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(database: Database) -> AsyncIterator[None]:
+    """A transaction that writes. On SQLite only one writer can hold the lock; writers of this
+    process queue on an asyncio lock instead of polling in SQLite's busy handler (which sleeps
+    up to 100 ms between tries and made refresh p99 reach seconds under load)."""
+    lock = _write_locks.get(database)
+    if lock is None:
+        async with database.transaction():
+            yield
+        return
+    async with lock, database.transaction():
+        yield
 
 
 async def open_database(url: str) -> Database:
@@ -73,6 +105,7 @@ async def open_database(url: str) -> Database:
     await database.connect()
     if is_sqlite(url):
         await database.execute("PRAGMA journal_mode = WAL")
+        _write_locks[database] = asyncio.Lock()
     return database
 
 

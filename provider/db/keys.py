@@ -8,6 +8,7 @@ from typing import Any
 from databases import Database
 from sqlalchemy import or_, select
 
+from provider.db.database import write_transaction
 from provider.db.records import SigningKeyRecord
 from provider.db.tables import signing_keys
 
@@ -31,7 +32,7 @@ class KeyStore:
     async def add(self, record: SigningKeyRecord, *, retire_others_at: int, expire_at: int) -> None:
         """Insert a new active key; older active keys stop signing but stay published until
         `expire_at` (when every token they signed has expired)."""
-        async with self._db.transaction():
+        async with write_transaction(self._db):
             await self._db.execute(
                 signing_keys.update()
                 .where(signing_keys.c.retired_at.is_(None))

@@ -10,6 +10,7 @@ from databases import Database
 from sqlalchemy import delete, select
 
 from provider.clock import now
+from provider.db.database import write_transaction
 from provider.db.records import LoginTransaction, Session, dumps, loads_list
 from provider.db.tables import consents, login_transactions, sessions
 from provider.security.secrets import new_token
@@ -122,7 +123,7 @@ class SessionStore:
         return set(loads_list(row["scopes"])) if row else set()
 
     async def grant_consent(self, user_id: str, client_id: str, scopes: set[str]) -> None:
-        async with self._db.transaction():
+        async with write_transaction(self._db):
             merged = await self.granted_scopes(user_id, client_id) | scopes
             await self._db.execute(
                 delete(consents).where(

@@ -13,6 +13,7 @@ from databases import Database
 from sqlalchemy import or_, select
 
 from provider.clock import now
+from provider.db.database import write_transaction
 from provider.db.records import (
     AuthorizationCodeRecord,
     RefreshTokenRecord,
@@ -74,7 +75,7 @@ class TokenStore:
     ) -> bool:
         """Consume the code and record what it issued, atomically; False if already used."""
         try:
-            async with self._db.transaction():
+            async with write_transaction(self._db):
                 won = await self._db.fetch_one(
                     authorization_codes.update()
                     .where(
@@ -108,7 +109,7 @@ class TokenStore:
             )
 
     async def create_grant(self, grant: TokenGrant, refresh_hash: str | None) -> None:
-        async with self._db.transaction():
+        async with write_transaction(self._db):
             await self._insert_grant(grant, refresh_hash)
 
     async def get_grant(self, grant_id: str) -> TokenGrant | None:
@@ -141,7 +142,7 @@ class TokenStore:
         """Mark the old token used and add its successor, atomically; False if it was used."""
         stamp = now()
         try:
-            async with self._db.transaction():
+            async with write_transaction(self._db):
                 won = await self._db.fetch_one(
                     refresh_tokens.update()
                     .where(

@@ -47,7 +47,9 @@ def _max_age_exceeded(params: dict[str, str], auth_time: int) -> bool:
     raw = params.get("max_age")
     if raw is None or not raw.isdigit():
         return False
-    return now() - auth_time > int(raw)
+    # Whole seconds: an elapsed 0 may really be 0.9, so `>=`; max_age=0 then always
+    # re-authenticates, as OIDC Core §3.1.2.1 says (equivalent to prompt=login).
+    return now() - auth_time >= int(raw)
 
 
 async def _signed_in(

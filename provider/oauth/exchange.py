@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from provider.db.records import AuthorizationCodeRecord, RefreshTokenRecord, User
@@ -47,7 +48,12 @@ current_exchange: contextvars.ContextVar[Exchange] = contextvars.ContextVar("cur
 
 
 def requested_client_id(params: dict[str, str], headers: Any) -> str | None:
-    basic_id, _ = extract_basic_authorization(headers)
+    try:
+        basic_id, _ = extract_basic_authorization(headers)
+    except ValueError as exc:  # non-ASCII header, or credentials that are not UTF-8
+        raise InvalidClientError(
+            description="The Authorization header is malformed.", status_code=401
+        ) from exc
     return basic_id or params.get("client_id")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
@@ -21,6 +22,8 @@ def _is_loopback_match(registered: str, requested: str) -> bool:
     a, b = urlsplit(registered), urlsplit(requested)
     if a.scheme != "http" or b.scheme != "http":
         return False
+    if "@" in b.netloc or not re.fullmatch(r"(127\.0\.0\.1|\[::1\])(:\d{1,5})?", b.netloc):
+        return False  # userinfo ("127.0.0.1:80@evil") or a junk port would leave loopback
     host_a = a.netloc.rsplit(":", 1)[0] if not a.netloc.endswith("]") else a.netloc
     host_b = b.netloc.rsplit(":", 1)[0] if not b.netloc.endswith("]") else b.netloc
     return (

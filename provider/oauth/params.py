@@ -8,6 +8,7 @@ are size-limited, must decode as UTF-8, and may not repeat a parameter.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
@@ -35,15 +36,27 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Members(list):  # type: ignore[type-arg]
+    """A JSON object's members in order, duplicates kept (they count as repeated params)."""
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # JSON "\ud800" escapes decode to lone surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _from_json(body: bytes) -> dict[str, list[str]]:
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = json.loads(body, object_pairs_hook=_Members)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequestError("The request body is not valid JSON.") from exc
-    if not isinstance(document, dict):
+    if not isinstance(document, _Members):
         raise InvalidRequestError("The JSON body must be an object.")
     params: dict[str, list[str]] = {}
-    for key, value in document.items():
+    for key, value in document:
         if value is None:
             continue
         if isinstance(value, bool):
@@ -52,7 +65,9 @@ def _from_json(body: bytes) -> dict[str, list[str]]:
             value = json.dumps(value)
         elif not isinstance(value, str):
             raise InvalidRequestError(f"Parameter '{_safe(key)}' must be a string.")
-        params[key] = [value]
+        if not (_is_utf8(key) and _is_utf8(value)):
+            raise InvalidRequestError("The request body is not valid JSON.")
+        params.setdefault(key, []).append(value)
     return params
 
 
@@ -77,12 +92,20 @@ def _safe(text: str) -> str:
     return "".join(c for c in text[:64] if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
 
 
+# Authlib echoes these into error descriptions, which may only hold printable ASCII without
+# '"' or '\\' (RFC 6749 §5.2; Authlib raises otherwise); their grammars allow nothing else.
+ECHOED_PARAMS = ("response_type", "redirect_uri")
+_DESCRIPTION_CHARS = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
 def check_params(params: dict[str, list[str]], *, allow_repeats: bool = False) -> None:
     for key, values in params.items():
         if not allow_repeats and len(values) > 1:
             raise InvalidRequestError(f"Parameter '{_safe(key)}' is repeated.")
         if any(len(v) > MAX_PARAM_LENGTH for v in values):
             raise InvalidRequestError(f"Parameter '{_safe(key)}' is too long.")
+        if key in ECHOED_PARAMS and not all(_DESCRIPTION_CHARS.fullmatch(v) for v in values):
+            raise InvalidRequestError(f"Parameter '{key}' is malformed.")
 
 
 async def read_params(request: Request, limit: int) -> dict[str, list[str]]:

@@ -48,7 +48,9 @@ async def look_up_token(
 ) -> AccessToken | RefreshToken | None:
     if not token or len(token) > 8192:
         return None
-    if hint != "refresh_token" and token.count(".") == 2:
+    # The hint only orders the search; a wrong one must not hide the token (RFC 7009 §2.1,
+    # RFC 7662 §2.1). Refresh tokens never contain dots, so trying the JWT first is safe.
+    if token.count(".") == 2:
         try:
             claims = minter.verify_access_token(token)
         except InvalidJWT:

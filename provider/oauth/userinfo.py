@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from provider.context import ctx
 from provider.oauth.keys import InvalidJWT
 from provider.oauth.oidc import user_claims
-from provider.oauth.params import first_values, read_params
+from provider.oauth.params import BodyTooLarge, first_values, read_params
 from provider.oauth.responses import NO_STORE
 
 
@@ -31,6 +31,8 @@ async def userinfo(request: Request) -> Response:
     if request.method == "POST":
         try:
             form = first_values(await read_params(request, app.settings.max_body_bytes))
+        except BodyTooLarge:
+            return _bearer_error(413, "invalid_request", BodyTooLarge.description)
         except Exception:  # noqa: BLE001 - any unreadable body is simply a bad request
             return _bearer_error(400, "invalid_request", "The request body could not be read.")
         if form.get("access_token"):

@@ -35,6 +35,12 @@ class S256CodeChallenge(CodeChallenge):
 
 
 class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
+    def validate_requested_scope(self) -> Any:
+        # Check `audience` with the request, before sign-in: the error then goes back to the
+        # (validated) redirect URI instead of surfacing when the code is saved.
+        self.requested_audience()
+        return super().validate_requested_scope()
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         login = request.user  # a LoginState: the user and how they authenticated
         data = request.payload.data

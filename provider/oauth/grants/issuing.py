@@ -7,6 +7,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from provider.oauth.exchange import Exchange
+from provider.oauth.params import _safe
 
 
 class IssuingGrantMixin:
@@ -27,8 +28,7 @@ class IssuingGrantMixin:
             return None
         client = self.request.client.record
         if audience not in client.audiences:
-            raise InvalidRequestError(
-                f"Client is not authorized to access \"{audience[:200]}\"."
-                .encode("ascii", "replace").decode()
-            )
+            # No double quote or backslash in an error description (RFC 6749 §5.2): Authlib
+            # raises ValueError (a 500) on them.
+            raise InvalidRequestError(f"Client is not authorized to access '{_safe(audience)}'.")
         return audience
