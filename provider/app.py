@@ -24,7 +24,9 @@ from provider.context import AppContext
 from provider.db.database import close_database, open_database
 from provider.db.migrate import upgrade_async
 from provider.db.store import Store
-from provider.login import logout, pages
+from provider.login import logout, mfa_pages, pages
+from provider.mfa.engine import MfaEngine
+from provider.mfa.registry import build_registry
 from provider.oauth import authorize, discovery, endpoints, userinfo
 from provider.oauth.keys import KeyRing
 from provider.oauth.server import ProviderAuthorizationServer
@@ -77,6 +79,14 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/consent", pages.consent_form, methods=["GET"]),
         Route("/consent", pages.consent_submit, methods=["POST"]),
         Route("/account", pages.account),
+        Route("/mfa", mfa_pages.challenge_page, methods=["GET"]),
+        Route("/mfa/verify", mfa_pages.verify, methods=["POST"]),
+        Route("/mfa/methods", mfa_pages.methods_page, methods=["GET"]),
+        Route("/mfa/select", mfa_pages.select, methods=["POST"]),
+        Route("/mfa/enroll", mfa_pages.enroll_page, methods=["GET"]),
+        Route("/mfa/enroll", mfa_pages.enroll_start, methods=["POST"]),
+        Route("/mfa/enroll/confirm", mfa_pages.enroll_confirm, methods=["POST"]),
+        Route("/mfa/continue", mfa_pages.continue_login, methods=["POST"]),
         Mount("/static", StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]
     if settings.demo:
@@ -98,7 +108,8 @@ async def build_context(settings: Settings, *, migrate: bool) -> AppContext:
     templates = Jinja2Templates(env=jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True
     ))
-    return AppContext(settings, database, store, box, keys, minter, server, templates)
+    engine = MfaEngine(build_registry(settings.extra.get("mfa", {})), store, box, settings)
+    return AppContext(settings, database, store, box, keys, minter, server, templates, engine)
 
 
 def _max_token_ttl(settings: Settings) -> int:

@@ -18,6 +18,7 @@ from provider.db.database import close_database, open_database
 from provider.db.migrate import upgrade
 from provider.db.store import Store
 from provider.db.users import EmailTaken
+from provider.mfa.registry import RegistryError, build_registry
 from provider.oauth.keys import rotate_keys
 from provider.security.passwords import hash_password, password_problem
 from provider.security.secrets import SecretBox
@@ -75,6 +76,8 @@ def migrate(ctx: click.Context) -> None:
 def prepare(settings: Settings) -> bool:
     """Migrate, make sure a signing key exists, create the demo; True if the demo is new."""
     from provider.oauth.keys import KeyRing
+
+    build_registry(settings.extra.get("mfa", {}))  # refuse bad factor configuration early
 
     async def work(store: Store, box: SecretBox) -> bool:
         keys = KeyRing(store, box, settings.issuer)
@@ -172,12 +175,14 @@ def clients() -> None:
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES))
 @click.option("--audience", "audiences", multiple=True, help="An API it may request tokens for.")
 @click.option("--scope", "scopes", multiple=True, help="An API scope it may be granted.")
+@click.option("--mfa-policy", type=click.Choice(["never", "always"]), default=None,
+              help="Override the server's MFA policy for this client.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def clients_create(ctx: click.Context, name: str, public: bool, first_party: bool,
                    redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
                    grant_types: tuple[str, ...], audiences: tuple[str, ...],
-                   scopes: tuple[str, ...], as_json: bool) -> None:
+                   scopes: tuple[str, ...], mfa_policy: str | None, as_json: bool) -> None:
     from urllib.parse import urlsplit
 
     for uri in (*redirect_uris, *logout_uris):
@@ -202,7 +207,7 @@ def clients_create(ctx: click.Context, name: str, public: bool, first_party: boo
             name=name, is_public=public, first_party=first_party,
             redirect_uris=list(redirect_uris), grant_types=chosen,
             post_logout_redirect_uris=list(logout_uris), audiences=list(audiences),
-            scopes=list(scopes),
+            scopes=list(scopes), mfa_policy=mfa_policy,
         )
 
     client, secret = _with_store(_settings(ctx), work)
@@ -242,6 +247,16 @@ def keys_rotate(ctx: click.Context) -> None:
     click.echo(f"new signing key {kid}; running servers pick it up within 30 seconds")
 
 
+def _register_mfa_commands() -> None:
+    from provider.cli_mfa import factors, mfa
+
+    main.add_command(factors)
+    main.add_command(mfa)
+
+
+_register_mfa_commands()
+
+
 def run() -> None:
     """Entry point: every failure ends as one line on stderr and a non-zero exit."""
     try:
@@ -249,7 +264,7 @@ def run() -> None:
     except SettingsError as exc:
         click.echo(f"provider: {exc}", err=True)
         sys.exit(2)
-    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as exc:
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError, RegistryError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         click.echo(f"provider: error: {reason}", err=True)
         sys.exit(1)

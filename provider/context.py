@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from provider.db.store import Store
+from provider.mfa.engine import MfaEngine
 from provider.oauth.keys import KeyRing
 from provider.oauth.server import ProviderAuthorizationServer
 from provider.oauth.tokens import TokenMinter
@@ -26,6 +27,7 @@ class AppContext:
     minter: TokenMinter
     oauth: ProviderAuthorizationServer
     templates: Jinja2Templates
+    mfa: MfaEngine
 
 
 def ctx(request: Request) -> AppContext:

@@ -36,6 +36,7 @@ class Settings:
     secret_key: str = ""  # empty: generated once into data_dir/secret.key
     smtp_url: str = ""  # empty: built-in test mail provider
     mail_from: str = "provider <no-reply@localhost>"
+    service_name: str = "provider"  # shown to users (authenticator app labels, emails)
     host: str = "127.0.0.1"
     port: int = 8000
     signing_alg: str = "RS256"

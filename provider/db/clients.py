@@ -36,6 +36,7 @@ def _client(row: Any) -> ClientRecord:
         audiences=loads_list(row["audiences"]),
         scopes=loads_list(row["scopes"]),
         created_at=row["created_at"],
+        mfa_policy=row["mfa_policy"],
     )
 
 
@@ -58,6 +59,7 @@ class ClientStore:
         scopes: list[str] | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
+        mfa_policy: str | None = None,
     ) -> tuple[ClientRecord, str | None]:
         """Create a client; returns it with its plain secret (None for public clients)."""
         client_id = client_id or random_alphanumeric(CLIENT_ID_LENGTH)
@@ -74,6 +76,7 @@ class ClientStore:
             "grant_types": dumps(grant_types),
             "audiences": dumps(audiences or []),
             "scopes": dumps(scopes or []),
+            "mfa_policy": mfa_policy,
             "created_at": stamp,
             "updated_at": stamp,
         }

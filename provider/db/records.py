@@ -50,6 +50,7 @@ class ClientRecord:
     audiences: list[str]
     scopes: list[str]
     created_at: int
+    mfa_policy: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class ClientRecord:
             "audiences": self.audiences,
             "scopes": self.scopes,
             "token_endpoint_auth_method": "none" if self.is_public else "client_secret_basic",
+            "mfa_policy": self.mfa_policy,
             "created_at": self.created_at,
         }
 

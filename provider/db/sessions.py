@@ -52,6 +52,14 @@ class SessionStore:
             amr=loads_list(row["amr"]), acr=row["acr"], expires_at=row["expires_at"],
         )
 
+    async def upgrade_session(self, session_id: str, *, amr: list[str], acr: str | None) -> None:
+        """Record a completed second factor on the session (step-up)."""
+        await self._db.execute(
+            sessions.update()
+            .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
+            .values(amr=dumps(amr), acr=acr, auth_time=now())
+        )
+
     async def end_session(self, session_id: str) -> None:
         await self._db.execute(
             sessions.update()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from databases import Database
 
+from provider.db.authenticators import AuthenticatorStore
 from provider.db.clients import ClientStore
 from provider.db.keys import KeyStore
+from provider.db.mfa import MfaStore
 from provider.db.rate_limits import RateLimitStore
+from provider.db.runtime_settings import RuntimeSettingsStore
 from provider.db.sessions import SessionStore
 from provider.db.tokens import TokenStore
 from provider.db.users import UserStore
@@ -22,3 +25,6 @@ class Store:
         self.sessions = SessionStore(database)
         self.tokens = TokenStore(database)
         self.rate_limits = RateLimitStore(database)
+        self.authenticators = AuthenticatorStore(database, box)
+        self.mfa = MfaStore(database)
+        self.runtime = RuntimeSettingsStore(database)

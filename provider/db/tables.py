@@ -47,6 +47,7 @@ clients = Table(
     Column("grant_types", Text, nullable=False),  # JSON list
     Column("audiences", Text, nullable=False),  # JSON list: APIs it may ask tokens for
     Column("scopes", Text, nullable=False),  # JSON list: API scopes it may be granted
+    Column("mfa_policy", String(16), nullable=True),  # None: the server's policy
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
@@ -166,4 +167,59 @@ rate_buckets = Table(
     metadata,
     Column("key", String(200), primary_key=True),
     Column("tat_ms", BigInteger, nullable=False),
+)
+
+# MFA: authenticators of every factor plugin. A plugin sees only rows with its factor_id.
+authenticators = Table(
+    "authenticators",
+    metadata,
+    Column("id", String(80), primary_key=True),  # "<factor>|dev_<random>"
+    Column("user_id", String(40), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("factor_id", String(64), nullable=False),
+    Column("name", String(320), nullable=True),
+    Column("secret_sealed", Text, nullable=True),
+    Column("data", Text, nullable=False),  # JSON object
+    Column("counter", BigInteger, nullable=False),  # monotonic (e.g. last TOTP step)
+    Column("created_at", BigInteger, nullable=False),
+    Column("confirmed_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Index("ix_authenticators_user", "user_id", "factor_id"),
+)
+
+# An MFA transaction: one user proving a second factor, for the hosted pages or the MFA API.
+mfa_transactions = Table(
+    "mfa_transactions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(64), nullable=True),
+    Column("session_id", String(64), nullable=True),  # the first-factor session it upgrades
+    Column("login_tx_id", String(64), nullable=True),
+    Column("browser_id", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("completed_at", BigInteger, nullable=True),
+    Column("authenticator_id", String(80), nullable=True),  # the one being challenged
+    Column("challenge", Text, nullable=True),  # JSON: what the user was asked (for re-display)
+    Column("attempts", BigInteger, nullable=False),  # answers to the current challenge
+    Column("amr", Text, nullable=True),  # JSON list, set when completed
+)
+
+# Per-user MFA state: consecutive failures across all factors, and a lock after too many.
+mfa_user_state = Table(
+    "mfa_user_state",
+    metadata,
+    Column("user_id", String(40), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("consecutive_failures", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=True),
+    Column("preferred_authenticator_id", String(80), nullable=True),
+)
+
+# Settings operators change at run time (CLI, later the dashboard): JSON values by key.
+runtime_settings = Table(
+    "runtime_settings",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )

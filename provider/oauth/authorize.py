@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from authlib.oauth2.base import OAuth2Error
-from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -18,8 +18,10 @@ from provider.clock import now
 from provider.context import AppContext, ctx
 from provider.db.records import LoginTransaction
 from provider.login.browser import Browser, current_session, read_browser, remember_browser
+from provider.login.mfa_pages import begin_mfa
 from provider.login.render import error_page
 from provider.login.state import LoginState
+from provider.mfa.engine import MFA_ACR
 from provider.oauth.exchange import Exchange, current_exchange
 from provider.oauth.models import OAuthClient
 from provider.oauth.params import check_params, read_params
@@ -104,6 +106,18 @@ async def run_authorization(
         return _redirect(app, browser, "/login?" + urlencode({"tx": tx.id}))
 
     client = grant.client
+    if login.acr != MFA_ACR and await app.mfa.required(client.record, values.get("acr_values")):
+        if "none" in values.get("prompt", "").split():
+            return _error_redirect(app, browser, InteractionRequiredError(
+                redirect_uri=grant.redirect_uri, state=values.get("state")))
+        tx = tx or await app.store.sessions.begin_transaction(
+            browser.id, client.client_id, params, app.settings.login_transaction_ttl
+        )
+        response = await begin_mfa(app, browser, login.user.id, login.session_id,
+                                   client.client_id, tx.id)
+        remember_browser(response, app, browser)
+        return response
+
     if not client.record.first_party:
         wanted = set(oauth_request.scope.split()) if oauth_request.scope else set()
         granted = await app.store.sessions.granted_scopes(login.user.id, client.client_id)

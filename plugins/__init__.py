@@ -1,0 +1,1 @@
+"""The factor plugins shipped with provider (registered under the `provider.factors` group)."""

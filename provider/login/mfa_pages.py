@@ -1,0 +1,254 @@
+"""Hosted MFA pages: challenge, "Try another method", enrollment, recovery codes shown once.
+
+Each page works on an MFA transaction bound to this browser; the engine does the deciding and
+checking, these handlers only translate forms into engine calls and outcomes into pages.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from provider.context import AppContext, ctx
+from provider.db.mfa import MfaTransaction
+from provider.db.records import User
+from provider.login.browser import Browser, csrf_token, read_browser
+from provider.login.forms import FormRejected, read_form
+from provider.login.render import error_page, page
+from provider.mfa.api import EnrollmentError
+from provider.mfa.engine import MESSAGES, MFA_ACR, Outcome
+
+STATUS = {"invalid": 401, "throttled": 429, "locked": 429, "burned": 400, "expired": 400}
+
+
+async def begin_mfa(app: AppContext, browser: Browser, user_id: str, session_id: str | None,
+                    client_id: str | None, login_tx_id: str | None) -> Response:
+    """Start an MFA transaction for a signed-in first factor and send the browser to it."""
+    tx = await app.store.mfa.begin(
+        user_id, ttl=app.mfa.limits.transaction_ttl, client_id=client_id,
+        session_id=session_id, login_tx_id=login_tx_id, browser_id=browser.id,
+    )
+    return RedirectResponse("/mfa?" + urlencode({"t": tx.id}), status_code=302)
+
+
+async def _load(app: AppContext, browser: Browser, tx_id: str | None
+                ) -> tuple[MfaTransaction, User] | None:
+    if not tx_id or len(tx_id) > 100:
+        return None
+    tx = await app.store.mfa.get_live(tx_id)
+    if tx is None or tx.browser_id != browser.id:
+        return None
+    user = await app.store.users.get(tx.user_id)
+    if user is None or user.blocked:
+        return None
+    return tx, user
+
+
+def _expired(request: Request, browser: Browser) -> Response:
+    return error_page(request, browser, "This sign-in has expired", MESSAGES["expired"])
+
+
+def _challenge_page(request: Request, browser: Browser, tx: MfaTransaction, challenge: dict[str, Any],
+                    *, others: bool, error: str | None = None, status_code: int = 200) -> Response:
+    app = ctx(request)
+    return page(request, browser, "pages/mfa_challenge.html", {
+        "t": tx.id, "csrf": csrf_token(app, browser, "mfa"), "challenge": challenge,
+        "others": others, "error": error,
+    }, status_code=status_code)
+
+
+async def challenge_page(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    loaded = await _load(app, browser, request.query_params.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    tx, user = loaded
+    usable = await app.mfa.usable(user)
+    if not usable:
+        return RedirectResponse("/mfa/enroll?" + urlencode({"t": tx.id}), status_code=303)
+    challenge = tx.challenge
+    if not challenge or challenge.get("enrollment"):
+        # First visit: challenge the preferred authenticator. Reloads re-show the stored
+        # challenge instead of issuing a new one (which would resend an email code).
+        factor, authenticator = await app.mfa.choose(user, usable)
+        issued = await app.mfa.challenge(tx.id, user, factor, authenticator)
+        challenge = {"factor": factor.id, "prompt": issued.prompt,
+                     "input_label": issued.input_label, "input_mode": issued.input_mode,
+                     "details": dict(issued.details)}
+    return _challenge_page(request, browser, tx, challenge, others=len(usable) > 1)
+
+
+async def verify(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "mfa")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    loaded = await _load(app, browser, form.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    tx, user = loaded
+    outcome = await app.mfa.verify(tx.id, user, form.get("code", "")[:256])
+    if outcome.accepted:
+        return await _finish(request, browser, tx, outcome)
+    if outcome.reason == "expired":
+        return _expired(request, browser)
+    usable = await app.mfa.usable(user)
+    return _challenge_page(request, browser, tx, tx.challenge or {}, others=len(usable) > 1,
+                           error=outcome.message, status_code=STATUS[outcome.reason])
+
+
+async def methods_page(request: Request) -> Response:
+    """Try another method: every usable authenticator, the current one included."""
+    app = ctx(request)
+    browser = read_browser(request)
+    loaded = await _load(app, browser, request.query_params.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    tx, user = loaded
+    methods = [
+        {"id": a.id, "label": f.display_name, "detail": a.name if a.name != f.display_name else None}
+        for f, a in await app.mfa.usable(user)
+    ]
+    return page(request, browser, "pages/mfa_methods.html", {
+        "t": tx.id, "csrf": csrf_token(app, browser, "mfa"), "methods": methods,
+    })
+
+
+async def select(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "mfa")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    loaded = await _load(app, browser, form.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    tx, user = loaded
+    usable = {a.id: (f, a) for f, a in await app.mfa.usable(user)}
+    chosen = usable.get(form.get("authenticator_id", ""))
+    if chosen is None:
+        return error_page(request, browser, "Unknown method", "Choose one of the listed methods.")
+    await app.mfa.challenge(tx.id, user, *chosen)
+    return RedirectResponse("/mfa?" + urlencode({"t": tx.id}), status_code=303)
+
+
+async def enroll_page(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    loaded = await _load(app, browser, request.query_params.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    tx, _ = loaded
+    factors = [{"id": f.id, "label": f.display_name} for f in await app.mfa.enrollable()]
+    if not factors:
+        return error_page(request, browser, "Multi-factor authentication unavailable",
+                          "This application requires a second factor, but none can be set up. "
+                          "Contact support.", status_code=403)
+    return page(request, browser, "pages/mfa_enroll_choose.html", {
+        "t": tx.id, "csrf": csrf_token(app, browser, "mfa"), "factors": factors,
+    })
+
+
+def _enrollment_page(request: Request, browser: Browser, tx_id: str, enrollment: dict[str, Any],
+                     error: str | None = None, status_code: int = 200) -> Response:
+    app = ctx(request)
+    return page(request, browser, "pages/mfa_enroll.html", {
+        "t": tx_id, "csrf": csrf_token(app, browser, "mfa"), "enrollment": enrollment,
+        "error": error,
+    }, status_code=status_code)
+
+
+async def enroll_start(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "mfa")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    loaded = await _load(app, browser, form.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    tx, user = loaded
+    if await app.mfa.usable(user):
+        # Enrolling here is for users with nothing to answer with; others must pass MFA first.
+        return RedirectResponse("/mfa?" + urlencode({"t": tx.id}), status_code=303)
+    try:
+        enrollment = await app.mfa.begin_enrollment(tx.id, user, form.get("factor", ""))
+    except EnrollmentError as exc:
+        return error_page(request, browser, "Cannot set up this method", str(exc))
+    shown = {
+        "instructions": enrollment.instructions, "secret": enrollment.secret,
+        "uri": enrollment.uri,
+        "qr": ("data:image/svg+xml;base64," + base64.b64encode(enrollment.qr_svg.encode()).decode())
+        if enrollment.qr_svg else None,
+    }
+    return _enrollment_page(request, browser, tx.id, shown)
+
+
+async def enroll_confirm(request: Request) -> Response:
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "mfa")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    loaded = await _load(app, browser, form.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    tx, user = loaded
+    outcome = await app.mfa.confirm_enrollment(tx.id, user, form.get("code", "")[:256])
+    if outcome.accepted:
+        return await _finish(request, browser, tx, outcome)
+    if outcome.reason == "expired":
+        return _expired(request, browser)
+    retry = {"instructions": "Enter the current code from the app you just set up, or start "
+                             "over.", "secret": None, "uri": None, "qr": None}
+    return _enrollment_page(request, browser, tx.id, retry, error=outcome.message,
+                            status_code=STATUS[outcome.reason])
+
+
+async def _finish(request: Request, browser: Browser, tx: MfaTransaction,
+                  outcome: Outcome) -> Response:
+    """Record the second factor on the session, then continue the sign-in (after showing any
+    new secret once)."""
+    app = ctx(request)
+    if tx.session_id:
+        session = await app.store.sessions.get_session(tx.session_id)
+        if session is None:
+            return _expired(request, browser)
+        amr = list(dict.fromkeys([*session.amr, *outcome.amr]))
+        await app.store.sessions.upgrade_session(tx.session_id, amr=amr, acr=MFA_ACR)
+    next_url = _next_url(tx)
+    if outcome.secrets:
+        return page(request, browser, "pages/mfa_secrets.html", {
+            "secrets": outcome.secrets, "csrf": csrf_token(app, browser, "mfa-continue"),
+            "next": tx.login_tx_id or "",
+        })
+    return RedirectResponse(next_url, status_code=303)
+
+
+def _next_url(tx: MfaTransaction) -> str:
+    if tx.login_tx_id:
+        return "/authorize/resume?" + urlencode({"tx": tx.login_tx_id})
+    return "/account"
+
+
+async def continue_login(request: Request) -> Response:
+    """After the user saw (and saved) their recovery code."""
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "mfa-continue")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    login_tx = form.get("next", "")
+    if login_tx and len(login_tx) <= 100:
+        return RedirectResponse("/authorize/resume?" + urlencode({"tx": login_tx}), status_code=303)
+    return RedirectResponse("/account", status_code=303)
