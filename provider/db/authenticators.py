@@ -16,6 +16,9 @@ from provider.mfa.api import StoredAuthenticator
 from provider.security.secrets import SecretBox
 
 
+PENDING_TTL = 15 * 60  # an enrollment not confirmed within this is abandoned
+
+
 def authenticator_id(factor_id: str) -> str:
     return f"{factor_id}|dev_{secrets.token_urlsafe(12)}"
 
@@ -60,7 +63,9 @@ class FactorAuthenticatorStorage:
         row = await self._db.fetch_one(
             select(authenticators).where(authenticators.c.id == authenticator_id, self._mine())
         )
-        return self._row(row) if row else None
+        if not row or (row["confirmed_at"] is None and row["created_at"] <= now() - PENDING_TTL):
+            return None  # missing, or an enrollment abandoned long ago
+        return self._row(row)
 
     async def list(self, user_id: str, *, confirmed_only: bool = True) -> list[StoredAuthenticator]:
         query = select(authenticators).where(authenticators.c.user_id == user_id, self._mine())
@@ -69,12 +74,20 @@ class FactorAuthenticatorStorage:
         rows = await self._db.fetch_all(query.order_by(authenticators.c.created_at))
         return [self._row(r) for r in rows]
 
-    async def confirm(self, authenticator_id: str) -> None:
-        await self._db.execute(
+    async def confirm(self, authenticator_id: str, *,
+                      data: Mapping[str, Any] | None = None) -> bool:
+        values: dict[str, Any] = {"confirmed_at": now()}
+        if data is not None:
+            values["data"] = json.dumps(dict(data))
+        row = await self._db.fetch_one(
             authenticators.update()
-            .where(authenticators.c.id == authenticator_id, self._mine())
-            .values(confirmed_at=now())
+            .where(authenticators.c.id == authenticator_id, self._mine(),
+                   authenticators.c.confirmed_at.is_(None),
+                   authenticators.c.created_at > now() - PENDING_TTL)
+            .values(**values)
+            .returning(authenticators.c.id)
         )
+        return row is not None
 
     async def delete(self, authenticator_id: str) -> bool:
         row = await self._db.fetch_one(

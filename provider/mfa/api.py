@@ -115,7 +115,9 @@ class StoredAuthenticator:
 
 
 class AuthenticatorStorage(Protocol):
-    """Storage scoped to one factor: a factor sees and changes only its own rows."""
+    """Storage scoped to one factor: a factor sees and changes only its own rows. Rows of
+    every user of the factor are reachable by id: check `row.user_id` against the user you
+    were called for. Pending (unconfirmed) rows older than 15 minutes read as absent."""
 
     async def create(self, user_id: str, *, name: str | None = None, secret: bytes | None = None,
                      data: Mapping[str, Any] | None = None, confirmed: bool = False) -> StoredAuthenticator: ...
@@ -124,7 +126,11 @@ class AuthenticatorStorage(Protocol):
 
     async def list(self, user_id: str, *, confirmed_only: bool = True) -> list[StoredAuthenticator]: ...
 
-    async def confirm(self, authenticator_id: str) -> None: ...
+    async def confirm(self, authenticator_id: str, *,
+                      data: Mapping[str, Any] | None = None) -> bool:
+        """Confirm a pending row (optionally replacing its data): True for exactly one caller;
+        False if it was already confirmed or is gone."""
+        ...
 
     async def delete(self, authenticator_id: str) -> bool:
         """True for exactly one caller when several delete the same row (single use)."""

@@ -225,7 +225,10 @@ class MfaEngine:
             return Outcome(False, "throttled", MESSAGES["throttled"])
         if not await mfa.add_attempt(tx_id, limits.attempts_per_challenge):
             return Outcome(False, "burned", MESSAGES["burned"])
-        verdict = await check()
+        try:
+            verdict = await check()
+        except EnrollmentError as exc:
+            return Outcome(False, "invalid", str(exc))
         if not verdict.accepted:
             await mfa.record_failure(user.id, limits.failure_ceiling, limits.lock_seconds)
             return Outcome(False, "invalid", verdict.message or "The code you entered is invalid.")

@@ -67,11 +67,15 @@ class FakeStorage:
                 and (row.confirmed or not confirmed_only)]
         return sorted(rows, key=lambda row: row.created_at)
 
-    async def confirm(self, authenticator_id: str) -> None:
+    async def confirm(self, authenticator_id: str, *,
+                      data: Mapping[str, Any] | None = None) -> bool:
         await asyncio.sleep(0)
         row = self._mine(authenticator_id)
-        if row is not None:
-            self._db.rows[row.id] = (self._factor_id, replace(row, confirmed=True))
+        if row is None or row.confirmed:
+            return False
+        changed = replace(row, confirmed=True, data=dict(data) if data is not None else row.data)
+        self._db.rows[row.id] = (self._factor_id, changed)
+        return True
 
     async def delete(self, authenticator_id: str) -> bool:
         await asyncio.sleep(0)

@@ -78,12 +78,9 @@ class PinFactor(Factor):
         pin = response.strip()
         if not re.fullmatch(rf"[0-9]{{{self._length}}}", pin):
             return Verdict.refuse(f"Your PIN must be exactly {self._length} digits.")
-        # The storage API cannot add data to an existing row, so the pending row is replaced
-        # by a confirmed one holding the hash. (Its id changes; see the plugin README.)
-        if not await storage.delete(pending.id):
+        # Confirming stores the PIN's hash on the pending row, atomically (single use).
+        if not await storage.confirm(pending.id, data={"hash": self._hash(user, pin)}):
             raise EnrollmentError("This enrollment is no longer pending. Please start again.")
-        await storage.create(user.id, name=NAME, data={"hash": self._hash(user, pin)},
-                             confirmed=True)
         return Verdict.accept()
 
     async def challenge(self, user: UserView, authenticator: Authenticator,
