@@ -14,7 +14,7 @@ WARMUP=${BENCH_WARMUP:-3}           # unmeasured seconds before each
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
 PROVIDER_PORT=${BENCH_PROVIDER_PORT:-8100}
 PEER_PORT=${BENCH_PEER_PORT:-3100}
-PEER_SRC=${BENCH_PEER_SRC:-/work/shared/peers/node-oidc-provider}  # read-only: copied
+PEER_SRC=${BENCH_PEER_SRC:-$ROOT/../shared/peers/node-oidc-provider}  # read-only: copied
 PROFILE=${BENCH_PROFILE:-0}         # 1: py-spy profile of provider's client_credentials path
 # uvicorn's per-request access log is off by default: the peer logs nothing per request.
 LOG_LEVEL=${BENCH_PROVIDER_LOG_LEVEL:-warning}

@@ -79,6 +79,7 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/consent", pages.consent_form, methods=["GET"]),
         Route("/consent", pages.consent_submit, methods=["POST"]),
         Route("/account", pages.account),
+        Route("/account/recovery-code", pages.regenerate_recovery_code, methods=["POST"]),
         Route("/mfa", mfa_pages.challenge_page, methods=["GET"]),
         Route("/mfa/verify", mfa_pages.verify, methods=["POST"]),
         Route("/mfa/methods", mfa_pages.methods_page, methods=["GET"]),

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.mfa_flow import RECOVERY, SECRET, current_totp, exchange_code, start_login, submit
-from tests.oidc import decode_verified
+from tests.oidc import decode_verified, hidden_fields
 from tests.servers import ProviderServer, dispose, new_server
 
 MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
@@ -136,3 +136,33 @@ def test_tampered_and_foreign_transactions_are_refused(mfa_server: ProviderServe
     stranger = BrowserClient(mfa_server.base_url)
     assert "expired" in stranger.get(url.split(mfa_server.base_url)[1]).text
     assert "expired" in started.browser.get("/mfa?t=made-up").text
+
+
+def test_account_page_regenerates_the_recovery_code(mfa_server: ProviderServer) -> None:
+    """From the account page a user who passed MFA gets a new recovery code; the old one stops
+    working and the new one works."""
+    client_id = _client(mfa_server)
+    _user(mfa_server, "erin@example.com")
+    secret, old_code, _ = _enroll_totp(mfa_server, client_id, "erin@example.com")
+    started = start_login(mfa_server.base_url, client_id, REDIRECT, "erin@example.com",
+                          "password-123")
+    submit(started.browser, started.response, "/mfa/verify",
+           code=current_totp(secret, time.time() + 30))
+    account = started.browser.get("/account")
+    assert "Authenticator app" in account.text
+    form = account.text.split('action="/account/recovery-code"')[1].split("</form>")[0]
+    page = started.browser.post("/account/recovery-code", data=hidden_fields(form))
+    new_code = RECOVERY.search(page.text).group(1)
+    assert new_code != old_code
+
+    def _try_recovery(code: str) -> int:
+        attempt = start_login(mfa_server.base_url, client_id, REDIRECT, "erin@example.com",
+                              "password-123")
+        methods = attempt.browser.get(f"/mfa/methods?t={attempt.response.url.params['t']}")
+        rc_id = methods.text.split('value="recovery-code|')[1].split('"')[0]
+        chosen = submit(attempt.browser, methods, "/mfa/select",
+                        authenticator_id="recovery-code|" + rc_id)
+        return submit(attempt.browser, chosen, "/mfa/verify", code=code).status_code
+
+    assert _try_recovery(old_code) == 401
+    assert _try_recovery(new_code) == 200  # the page showing the next recovery code

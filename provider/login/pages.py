@@ -18,7 +18,9 @@ from provider.login.browser import (
     set_session_cookie,
 )
 from provider.login.forms import FormRejected, read_form
+from provider.login.mfa_pages import begin_mfa
 from provider.login.render import error_page, page
+from provider.mfa.engine import MFA_ACR, user_view
 from provider.oauth.authorize import deny_authorization
 from provider.security.passwords import MAX_PASSWORD_LENGTH, verify_password
 from provider.security.throttle import LoginThrottle
@@ -142,14 +144,48 @@ async def consent_submit(request: Request) -> Response:
 
 
 async def account(request: Request) -> Response:
-    """Where a user lands after signing in directly (not on behalf of an application)."""
+    """Where a user lands after signing in directly: their second factors and recovery code."""
     app = ctx(request)
     browser = read_browser(request)
     session = await current_session(app, browser)
     user = await app.store.users.get(session.user_id) if session else None
-    if user is None:
+    if user is None or session is None:
         return RedirectResponse("/login", status_code=303)
+    methods = [
+        {"label": factor.display_name, "detail": auth.name}
+        for factor, auth in await app.mfa.usable(user)
+    ]
     return page(request, browser, "pages/account.html", {
         "email": user.email,
         "csrf": csrf_token(app, browser, "logout"),
+        "account_csrf": csrf_token(app, browser, "account"),
+        "methods": methods,
+        "can_regenerate": bool(methods) and "recovery-code" in await app.mfa.enabled_ids(),
+        "new_code": None,
+    })
+
+
+async def regenerate_recovery_code(request: Request) -> Response:
+    """A new recovery code from the user's account; needs a session that passed MFA (others
+    are sent through MFA first and come back here)."""
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        await read_form(request, browser, "account")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    session = await current_session(app, browser)
+    user = await app.store.users.get(session.user_id) if session else None
+    if user is None or session is None:
+        return RedirectResponse("/login", status_code=303)
+    if session.acr != MFA_ACR:
+        return await begin_mfa(app, browser, user.id, session.id, None, None)
+    factor = app.mfa.factor("recovery-code")
+    if factor is None or "recovery-code" not in await app.mfa.enabled_ids():
+        return error_page(request, browser, "Not available", "Recovery codes are turned off.")
+    codes = await factor.provision(user_view(user))
+    return page(request, browser, "pages/account.html", {
+        "email": user.email, "csrf": csrf_token(app, browser, "logout"),
+        "account_csrf": csrf_token(app, browser, "account"), "methods": [],
+        "can_regenerate": False, "new_code": codes[0] if codes else None,
     })
