@@ -52,6 +52,28 @@ def _expired(request: Request, browser: Browser) -> Response:
     return error_page(request, browser, "This sign-in has expired", MESSAGES["expired"])
 
 
+Loaded = tuple[MfaTransaction, User]
+
+
+async def _from_query(request: Request, browser: Browser) -> Loaded | Response:
+    """The transaction named by ?t=, or the page to answer with instead."""
+    loaded = await _load(ctx(request), browser, request.query_params.get("t"))
+    return loaded if loaded is not None else _expired(request, browser)
+
+
+async def _from_form(request: Request, browser: Browser
+                     ) -> tuple[dict[str, str], MfaTransaction, User] | Response:
+    """The CSRF-checked form and the transaction it names, or the page to answer with."""
+    try:
+        form = await read_form(request, browser, "mfa")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    loaded = await _load(ctx(request), browser, form.get("t"))
+    if loaded is None:
+        return _expired(request, browser)
+    return form, *loaded
+
+
 def _challenge_page(request: Request, browser: Browser, tx: MfaTransaction, challenge: dict[str, Any],
                     *, others: bool, error: str | None = None, status_code: int = 200) -> Response:
     app = ctx(request)
@@ -64,9 +86,9 @@ def _challenge_page(request: Request, browser: Browser, tx: MfaTransaction, chal
 async def challenge_page(request: Request) -> Response:
     app = ctx(request)
     browser = read_browser(request)
-    loaded = await _load(app, browser, request.query_params.get("t"))
-    if loaded is None:
-        return _expired(request, browser)
+    loaded = await _from_query(request, browser)
+    if isinstance(loaded, Response):
+        return loaded
     tx, user = loaded
     usable = await app.mfa.usable(user)
     if not usable:
@@ -86,14 +108,10 @@ async def challenge_page(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     app = ctx(request)
     browser = read_browser(request)
-    try:
-        form = await read_form(request, browser, "mfa")
-    except FormRejected as exc:
-        return error_page(request, browser, "Please try again", str(exc))
-    loaded = await _load(app, browser, form.get("t"))
-    if loaded is None:
-        return _expired(request, browser)
-    tx, user = loaded
+    posted = await _from_form(request, browser)
+    if isinstance(posted, Response):
+        return posted
+    form, tx, user = posted
     outcome = await app.mfa.verify(tx.id, user, form.get("code", "")[:256])
     if outcome.accepted:
         return await _finish(request, browser, tx, outcome)
@@ -108,9 +126,9 @@ async def methods_page(request: Request) -> Response:
     """Try another method: every usable authenticator, the current one included."""
     app = ctx(request)
     browser = read_browser(request)
-    loaded = await _load(app, browser, request.query_params.get("t"))
-    if loaded is None:
-        return _expired(request, browser)
+    loaded = await _from_query(request, browser)
+    if isinstance(loaded, Response):
+        return loaded
     tx, user = loaded
     methods = [
         {"id": a.id, "label": f.display_name, "detail": a.name if a.name != f.display_name else None}
@@ -124,14 +142,10 @@ async def methods_page(request: Request) -> Response:
 async def select(request: Request) -> Response:
     app = ctx(request)
     browser = read_browser(request)
-    try:
-        form = await read_form(request, browser, "mfa")
-    except FormRejected as exc:
-        return error_page(request, browser, "Please try again", str(exc))
-    loaded = await _load(app, browser, form.get("t"))
-    if loaded is None:
-        return _expired(request, browser)
-    tx, user = loaded
+    posted = await _from_form(request, browser)
+    if isinstance(posted, Response):
+        return posted
+    form, tx, user = posted
     usable = {a.id: (f, a) for f, a in await app.mfa.usable(user)}
     chosen = usable.get(form.get("authenticator_id", ""))
     if chosen is None:
@@ -143,9 +157,9 @@ async def select(request: Request) -> Response:
 async def enroll_page(request: Request) -> Response:
     app = ctx(request)
     browser = read_browser(request)
-    loaded = await _load(app, browser, request.query_params.get("t"))
-    if loaded is None:
-        return _expired(request, browser)
+    loaded = await _from_query(request, browser)
+    if isinstance(loaded, Response):
+        return loaded
     tx, _ = loaded
     factors = [{"id": f.id, "label": f.display_name} for f in await app.mfa.enrollable()]
     if not factors:
@@ -169,14 +183,10 @@ def _enrollment_page(request: Request, browser: Browser, tx_id: str, enrollment:
 async def enroll_start(request: Request) -> Response:
     app = ctx(request)
     browser = read_browser(request)
-    try:
-        form = await read_form(request, browser, "mfa")
-    except FormRejected as exc:
-        return error_page(request, browser, "Please try again", str(exc))
-    loaded = await _load(app, browser, form.get("t"))
-    if loaded is None:
-        return _expired(request, browser)
-    tx, user = loaded
+    posted = await _from_form(request, browser)
+    if isinstance(posted, Response):
+        return posted
+    form, tx, user = posted
     if await app.mfa.usable(user):
         # Enrolling here is for users with nothing to answer with; others must pass MFA first.
         return RedirectResponse("/mfa?" + urlencode({"t": tx.id}), status_code=303)
@@ -196,14 +206,10 @@ async def enroll_start(request: Request) -> Response:
 async def enroll_confirm(request: Request) -> Response:
     app = ctx(request)
     browser = read_browser(request)
-    try:
-        form = await read_form(request, browser, "mfa")
-    except FormRejected as exc:
-        return error_page(request, browser, "Please try again", str(exc))
-    loaded = await _load(app, browser, form.get("t"))
-    if loaded is None:
-        return _expired(request, browser)
-    tx, user = loaded
+    posted = await _from_form(request, browser)
+    if isinstance(posted, Response):
+        return posted
+    form, tx, user = posted
     outcome = await app.mfa.confirm_enrollment(tx.id, user, form.get("code", "")[:256])
     if outcome.accepted:
         return await _finish(request, browser, tx, outcome)
