@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -45,7 +46,11 @@ def _with_store(settings: Settings, work: Callable[[Store, SecretBox], Awaitable
             await close_database(database)
 
     settings.prepare_data_dir()
-    upgrade(settings.effective_database_url)
+    try:
+        upgrade(settings.effective_database_url)
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise click.ClickException(f"database_url: cannot use the database: {reason}") from exc
     return asyncio.run(runner())
 
 
@@ -264,7 +269,8 @@ def run() -> None:
     except SettingsError as exc:
         click.echo(f"provider: {exc}", err=True)
         sys.exit(2)
-    except (OSError, SQLAlchemyError, asyncpg.PostgresError, RegistryError) as exc:
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error,
+            RegistryError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         click.echo(f"provider: error: {reason}", err=True)
         sys.exit(1)

@@ -116,6 +116,9 @@ def mfa_reset(ctx: click.Context, email: str) -> None:
             raise click.ClickException(f"no user with email {email}")
         await store.authenticators.delete_for_user(user.id)
         await store.mfa.reset_failures(user.id)
+        # Also refill the failure bucket (the engine's key), or the user's first answer after
+        # the reset (confirming a new authenticator) would still be throttled.
+        await store.rate_limits.reset(f"mfa:failures:{user.id}")
 
     _run_with_engine(ctx, work)
     click.echo(f"MFA reset for {email}")

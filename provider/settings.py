@@ -158,6 +158,9 @@ def _validate(settings: Settings) -> Settings:
     scheme = urlsplit(settings.effective_database_url).scheme.split("+")[0]
     if scheme not in ("sqlite", "postgresql", "postgres"):
         raise SettingsError("database_url: must be a sqlite:/// or postgresql:// URL")
+    sqlite_path = urlsplit(settings.effective_database_url).path
+    if scheme == "sqlite" and sqlite_path in ("", "/", "/:memory:"):  # private to one connection
+        raise SettingsError("database_url: a sqlite URL needs a file (sqlite:///path/to/file.db)")
     if settings.secret_key and len(settings.secret_key) < 32:
         raise SettingsError("secret_key: must be at least 32 characters")
     if settings.authorization_code_ttl > 60:
@@ -184,6 +187,10 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides
             raise SettingsError(f"config: file {path} does not exist") from exc
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"config: {path} is not valid TOML ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"config: {path} is not UTF-8 text") from exc
+        except OSError as exc:
+            raise SettingsError(f"config: cannot read {path} ({exc.strerror})") from exc
         for key, raw in document.items():
             if key in known:
                 values[key] = _coerce(key, raw)

@@ -166,3 +166,27 @@ def test_account_page_regenerates_the_recovery_code(mfa_server: ProviderServer) 
 
     assert _try_recovery(old_code) == 401
     assert _try_recovery(new_code) == 200  # the page showing the next recovery code
+
+
+def test_step_up_with_no_factor_enabled_is_an_error_for_the_client(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """acr_values asking for MFA when every factor is off: the client gets
+    unmet_authentication_requirements (with state and iss), not a dead end for the user."""
+    server = new_server(tmp_path_factory.mktemp("no-factors"))
+    server.start()
+    try:
+        server.cli("factors", "disable", "recovery-code")
+        server.cli("factors", "disable", "otp")
+        client_id = _client(server)
+        _user(server, "frank@example.com")
+        started = start_login(server.base_url, client_id, REDIRECT, "frank@example.com",
+                              "password-123", acr_values=MFA_ACR)
+        assert started.response.status_code == 302
+        params = dict(p.split("=", 1) for p in started.response.headers["location"]
+                      .split("?", 1)[1].split("&"))
+        assert params["error"] == "unmet_authentication_requirements"
+        assert params["state"] == "st"
+        assert "iss" in params
+    finally:
+        dispose(server)

@@ -61,6 +61,8 @@ class MfaStore:
         return _tx(values)
 
     async def get_live(self, tx_id: str) -> MfaTransaction | None:
+        if "\x00" in tx_id:  # straight from a query string; PostgreSQL refuses NUL in text
+            return None
         row = await self._db.fetch_one(
             select(mfa_transactions).where(
                 mfa_transactions.c.id == tx_id,

@@ -28,8 +28,8 @@ class RateLimitStore:
         now = _now_ms()
         return tat is None or max(tat, now) - now <= interval_ms * (burst - 1)
 
-    async def charge(self, key: str, burst: int, interval_ms: int) -> bool:
-        """Record one event; False (and nothing recorded) if the bucket is empty."""
+    async def _take(self, key: str, burst: int, interval_ms: int) -> bool:
+        """One event into an existing bucket with room left (a single conditional UPDATE)."""
         now = _now_ms()
         tolerance = interval_ms * (burst - 1)
         start = case((rate_buckets.c.tat_ms > now, rate_buckets.c.tat_ms), else_=now)
@@ -39,15 +39,29 @@ class RateLimitStore:
             .values(tat_ms=start + interval_ms)
             .returning(rate_buckets.c.key)
         )
-        if row is not None:
-            return True
-        if await self._db.fetch_val(select(rate_buckets.c.key).where(rate_buckets.c.key == key)):
-            return False  # the bucket exists and is empty
-        try:
-            await self._db.execute(rate_buckets.insert().values(key=key, tat_ms=now + interval_ms))
-            return True
-        except Exception:  # noqa: BLE001 - created concurrently: charge the row that won
-            return await self.charge(key, burst, interval_ms)
+        return row is not None
+
+    async def charge(self, key: str, burst: int, interval_ms: int) -> bool:
+        """Record one event; False (and nothing recorded) if the bucket is empty."""
+        # Between these statements a concurrent first charge may create the row and a reset
+        # may delete it: only a bucket seen full is reported empty; otherwise go round again.
+        for _ in range(10):
+            if await self._take(key, burst, interval_ms):
+                return True
+            tat = await self._db.fetch_val(
+                select(rate_buckets.c.tat_ms).where(rate_buckets.c.key == key))
+            if tat is not None:
+                now = _now_ms()
+                if max(tat, now) - now > interval_ms * (burst - 1):
+                    return False  # the bucket is empty
+                continue  # created since our update found no row: take from it
+            try:
+                await self._db.execute(
+                    rate_buckets.insert().values(key=key, tat_ms=_now_ms() + interval_ms))
+                return True
+            except Exception:  # noqa: BLE001 - created concurrently: take from the row that won
+                continue
+        return False
 
     async def reset(self, key: str) -> None:
         await self._db.execute(delete(rate_buckets).where(rate_buckets.c.key == key))

@@ -87,6 +87,8 @@ class SessionStore:
 
     async def get_transaction(self, tx_id: str, browser_id: str) -> LoginTransaction | None:
         """A live transaction begun by this browser, else None."""
+        if "\x00" in tx_id:  # straight from a query string; PostgreSQL refuses NUL in text
+            return None
         row = await self._db.fetch_one(
             select(login_transactions).where(
                 login_transactions.c.id == tx_id,

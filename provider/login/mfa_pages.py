@@ -196,7 +196,8 @@ async def enroll_start(request: Request) -> Response:
         return error_page(request, browser, "Cannot set up this method", str(exc))
     shown = {
         "instructions": enrollment.instructions, "secret": enrollment.secret,
-        "uri": enrollment.uri,
+        "uri": enrollment.uri, "input_label": enrollment.input_label,
+        "input_mode": enrollment.input_mode,
         "qr": ("data:image/svg+xml;base64," + base64.b64encode(enrollment.qr_svg.encode()).decode())
         if enrollment.qr_svg else None,
     }
@@ -215,8 +216,10 @@ async def enroll_confirm(request: Request) -> Response:
         return await _finish(request, browser, tx, outcome)
     if outcome.reason == "expired":
         return _expired(request, browser)
-    retry = {"instructions": "Enter the current code from the app you just set up, or start "
-                             "over.", "secret": None, "uri": None, "qr": None}
+    stored = tx.challenge or {}
+    retry = {"instructions": stored.get("instructions", ""), "secret": None, "uri": None,
+             "qr": None, "input_label": stored.get("input_label", "Code"),
+             "input_mode": stored.get("input_mode", "numeric")}
     return _enrollment_page(request, browser, tx.id, retry, error=outcome.message,
                             status_code=STATUS[outcome.reason])
 

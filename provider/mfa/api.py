@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 AUTHENTICATOR_TYPES = ("otp", "oob", "recovery-code")
+"""The values `Factor.authenticator_type` may take (Auth0's authenticator types)."""
 
 
 class FactorError(Exception):
@@ -96,6 +97,8 @@ class Enrollment:
     authenticator_id: str
     instructions: str
     secret: str | None = None  # shown for manual entry (e.g. a TOTP key in base32)
+    input_label: str = "Code"
+    input_mode: str = "numeric"  # numeric | text
     uri: str | None = None  # e.g. otpauth://…
     qr_svg: str | None = None  # an SVG image of `uri`
 

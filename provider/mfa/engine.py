@@ -58,6 +58,10 @@ class Outcome:
     secrets: list[str] = field(default_factory=list)  # shown to the user once
 
 
+def asks_for_mfa(acr_values: str | None) -> bool:
+    return bool(acr_values) and MFA_ACR in str(acr_values).split()
+
+
 def user_view(user: User) -> UserView:
     return UserView(id=user.id, email=user.email, email_verified=user.email_verified,
                     name=user.name)
@@ -122,7 +126,7 @@ class MfaEngine:
 
     # -- deciding ----------------------------------------------------------------------------
     async def required(self, client: ClientRecord, acr_values: str | None) -> bool:
-        if acr_values and MFA_ACR in acr_values.split():
+        if asks_for_mfa(acr_values):
             return True  # step-up: the application asks for it
         policy = client.mfa_policy or await self.policy()
         return policy == "always" and bool(await self.enabled_ids())
@@ -190,8 +194,10 @@ class MfaEngine:
         if factor is None or factor not in await self.enrollable():
             raise EnrollmentError("This method cannot be enrolled.")
         enrollment = await factor.begin_enrollment(user_view(user))
-        await self.store.mfa.set_challenge(tx_id, enrollment.authenticator_id,
-                                           {"factor": factor.id, "enrollment": True})
+        await self.store.mfa.set_challenge(tx_id, enrollment.authenticator_id, {
+            "factor": factor.id, "enrollment": True, "instructions": enrollment.instructions,
+            "input_label": enrollment.input_label, "input_mode": enrollment.input_mode,
+        })
         return enrollment
 
     async def confirm_enrollment(self, tx_id: str, user: User, response: str) -> Outcome:

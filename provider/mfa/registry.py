@@ -107,23 +107,29 @@ def build_registry(
     installed: dict[str, tuple[type[Factor], str, str]] | None = None,
 ) -> FactorRegistry:
     installed = discover() if installed is None else installed
-    unknown_keys = set(mfa_config) - {"order", "factors", "policy"}
+    if "policy" in mfa_config:  # it was accepted but never applied: refuse, never ignore
+        raise RegistryError("mfa.policy: not a file setting; use `provider mfa policy`")
+    unknown_keys = set(mfa_config) - {"order", "factors"}
     if unknown_keys:
         raise RegistryError(f"mfa: unknown setting(s) {', '.join(sorted(unknown_keys))}")
     order = mfa_config.get("order", [])
     tables = mfa_config.get("factors", {})
     if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
         raise RegistryError("mfa.order: must be a list of factor ids")
-    if len(set(order)) != len(order):
-        raise RegistryError("mfa.order: lists a factor twice")
+    twice = sorted({x for x in order if order.count(x) > 1})
+    if twice:
+        raise RegistryError(f"mfa.order: lists {', '.join(twice)} twice")
     if not isinstance(tables, dict):
         raise RegistryError("mfa.factors: must be a table of [mfa.factors.<id>] tables")
     available = ", ".join(sorted(installed)) or "none"
-    for factor_id in [*order, *tables]:
+    named = [("mfa.order", i) for i in order] + [(f"mfa.factors.{i}", i) for i in tables]
+    for key, factor_id in named:
         if factor_id not in installed:
             raise RegistryError(
-                f"mfa.factors.{factor_id}: no installed factor has this id (installed: {available})"
+                f"{key}: no installed factor has the id {factor_id!r} (installed: {available})"
             )
+        if key != "mfa.order" and not isinstance(tables[factor_id], dict):
+            raise RegistryError(f"{key}: must be a table ([{key}])")
 
     # Configured order first, then the first-party defaults, then any other plugin by id.
     rest = [i for i in ENABLED_BY_DEFAULT if i in installed and i not in order]
@@ -143,8 +149,9 @@ def build_registry(
 
     enabled_ids = [i for i in infos if i.enabled_by_config]
     if enabled_ids and not any(i.factor_class.independent for i in enabled_ids):
+        dependents = ", ".join(i.id for i in enabled_ids)
         raise RegistryError(
-            "mfa.factors: a dependent factor is enabled but no independent one "
-            "(enable e.g. otp)"
+            f"mfa.factors: the dependent factor(s) {dependents} are enabled but no independent "
+            "one (enable e.g. otp)"
         )
     return FactorRegistry(infos)

@@ -21,12 +21,19 @@ from provider.login.browser import Browser, current_session, read_browser, remem
 from provider.login.mfa_pages import begin_mfa
 from provider.login.render import error_page
 from provider.login.state import LoginState
-from provider.mfa.engine import MFA_ACR
+from provider.mfa.engine import MFA_ACR, asks_for_mfa
 from provider.oauth.exchange import Exchange, current_exchange
 from provider.oauth.models import OAuthClient
 from provider.oauth.params import check_params, read_params
 from provider.oauth.request import OAuthRequest
 from provider.oauth.responses import to_response
+
+
+class UnmetAuthenticationRequirements(OAuth2Error):
+    """OpenID Connect Core errata: the requested acr cannot be met (no MFA factor is on)."""
+
+    error = "unmet_authentication_requirements"
+    description = "Multi-factor authentication was requested but no factor is enabled."
 
 
 def _redirect(app: AppContext, browser: Browser, url: str) -> Response:
@@ -106,6 +113,9 @@ async def run_authorization(
         return _redirect(app, browser, "/login?" + urlencode({"tx": tx.id}))
 
     client = grant.client
+    if asks_for_mfa(values.get("acr_values")) and not await app.mfa.enabled_ids():
+        return _error_redirect(app, browser, UnmetAuthenticationRequirements(
+            redirect_uri=grant.redirect_uri, state=values.get("state")))
     if login.acr != MFA_ACR and await app.mfa.required(client.record, values.get("acr_values")):
         if "none" in values.get("prompt", "").split():
             return _error_redirect(app, browser, InteractionRequiredError(

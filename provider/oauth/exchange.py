@@ -49,11 +49,15 @@ current_exchange: contextvars.ContextVar[Exchange] = contextvars.ContextVar("cur
 
 def requested_client_id(params: dict[str, str], headers: Any) -> str | None:
     try:
-        basic_id, _ = extract_basic_authorization(headers)
+        basic_id, basic_secret = extract_basic_authorization(headers)
     except ValueError as exc:  # non-ASCII header, or credentials that are not UTF-8
         raise InvalidClientError(
             description="The Authorization header is malformed.", status_code=401
         ) from exc
+    if "\x00" in (basic_id or "") + (basic_secret or ""):  # PostgreSQL refuses NUL in text
+        raise InvalidClientError(
+            description="The Authorization header is malformed.", status_code=401
+        )
     return basic_id or params.get("client_id")
 
 

@@ -124,6 +124,8 @@ async def read_params(request: Request, limit: int) -> dict[str, list[str]]:
             )
         for key, values in body_params.items():
             params.setdefault(key, []).extend(values)
+    if any("\x00" in key or any("\x00" in v for v in values) for key, values in params.items()):
+        raise InvalidRequestError("The request parameters contain a NUL character.")
     return params
 
 
