@@ -110,7 +110,8 @@ def test_value_types_are_frozen_with_pinned_fields() -> None:
                           "oob_channel", "implicit"],
         "Challenge": ["authenticator_id", "prompt", "input_label", "input_mode", "details"],
         "Verdict": ["accepted", "message", "new_secret"],
-        "Enrollment": ["authenticator_id", "instructions", "secret", "uri", "qr_svg"],
+        "Enrollment": ["authenticator_id", "instructions", "secret", "uri", "qr_svg",
+                       "input_label", "input_mode"],
         "StoredAuthenticator": ["id", "user_id", "name", "secret", "data", "counter",
                                 "confirmed", "created_at"],
     }

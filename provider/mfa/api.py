@@ -97,10 +97,11 @@ class Enrollment:
     authenticator_id: str
     instructions: str
     secret: str | None = None  # shown for manual entry (e.g. a TOTP key in base32)
-    input_label: str = "Code"
-    input_mode: str = "numeric"  # numeric | text
     uri: str | None = None  # e.g. otpauth://…
     qr_svg: str | None = None  # an SVG image of `uri`
+    # Last, so that positional construction in the documented order keeps working.
+    input_label: str = "Code"
+    input_mode: str = "numeric"  # numeric | text
 
 
 @dataclass(frozen=True)
