@@ -18,8 +18,13 @@ def jwt_part(token: str, index: int) -> dict[str, object]:
 
 def main(url: str, body: str) -> dict[str, object]:
     # trust_env=False: never route through a proxy from the environment; loopback only.
-    response = httpx.post(url, content=body, timeout=10, trust_env=False,
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = httpx.post(
+        url,
+        content=body,
+        timeout=10,
+        trust_env=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     if response.status_code != 200:
         sys.exit(f"check failed: {url} answered {response.status_code}: {response.text[:300]}")
     tokens = response.json()
@@ -29,8 +34,13 @@ def main(url: str, body: str) -> dict[str, object]:
     header, claims = jwt_part(access, 0), jwt_part(access, 1)
     if header.get("alg") != "RS256":
         sys.exit(f"check failed: {url} signed with {header.get('alg')}, not RS256")
-    return {"typ": header.get("typ"), "alg": header["alg"], "aud": claims.get("aud"),
-            "scope": claims.get("scope"), "bytes": len(response.content)}
+    return {
+        "typ": header.get("typ"),
+        "alg": header["alg"],
+        "aud": claims.get("aud"),
+        "scope": claims.get("scope"),
+        "bytes": len(response.content),
+    }
 
 
 if __name__ == "__main__":

@@ -46,10 +46,16 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 
 async def authorization_code(browser: httpx.AsyncClient, args: argparse.Namespace) -> str:
     """/authorize → (login once; the session cookie covers later chains) → code."""
-    response = await browser.get("/authorize", params={
-        "response_type": "code", "client_id": args.client_id, "redirect_uri": args.redirect_uri,
-        "scope": "openid offline_access", "state": "x",
-    })
+    response = await browser.get(
+        "/authorize",
+        params={
+            "response_type": "code",
+            "client_id": args.client_id,
+            "redirect_uri": args.redirect_uri,
+            "scope": "openid offline_access",
+            "state": "x",
+        },
+    )
     for _ in range(10):  # follow the provider's own redirects by hand, as a browser would
         if response.status_code in (302, 303):
             location = response.headers["location"]
@@ -61,9 +67,14 @@ async def authorization_code(browser: httpx.AsyncClient, args: argparse.Namespac
             response = await browser.get(location)
         elif response.status_code == 200 and 'action="/login"' in response.text:
             fields = dict(HIDDEN.findall(response.text))  # csrf and tx
-            response = await browser.post("/login", data={
-                **fields, "email": args.email, "password": args.password,
-            })
+            response = await browser.post(
+                "/login",
+                data={
+                    **fields,
+                    "email": args.email,
+                    "password": args.password,
+                },
+            )
         else:
             raise BenchError(f"sign-in stopped at {response.status_code}: {response.text[:300]}")
     raise BenchError("sign-in: too many redirects")
@@ -72,24 +83,37 @@ async def authorization_code(browser: httpx.AsyncClient, args: argparse.Namespac
 async def new_chain(browser: httpx.AsyncClient, args: argparse.Namespace) -> str:
     """A fresh token family: sign in, exchange the code, return its refresh token."""
     code = await authorization_code(browser, args)
-    response = await browser.post("/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": args.redirect_uri,
-        "client_id": args.client_id, "client_secret": args.client_secret,
-    })
+    response = await browser.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": args.redirect_uri,
+            "client_id": args.client_id,
+            "client_secret": args.client_secret,
+        },
+    )
     refresh = response.json().get("refresh_token") if response.status_code == 200 else None
     if not refresh:
-        raise BenchError(f"code exchange gave no refresh token: {response.status_code} "
-                         f"{response.text[:300]}")
+        raise BenchError(
+            f"code exchange gave no refresh token: {response.status_code} {response.text[:300]}"
+        )
     return refresh
 
 
-async def refresh(http: httpx.AsyncClient, args: argparse.Namespace,
-                  token: str) -> tuple[str | None, str]:
+async def refresh(
+    http: httpx.AsyncClient, args: argparse.Namespace, token: str
+) -> tuple[str | None, str]:
     """One refresh grant: (the next refresh token, or None on failure; an error text)."""
-    response = await http.post("/oauth/token", data={
-        "grant_type": "refresh_token", "refresh_token": token,
-        "client_id": args.client_id, "client_secret": args.client_secret,
-    })
+    response = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": args.client_id,
+            "client_secret": args.client_secret,
+        },
+    )
     if response.status_code == 200:
         body = response.json()
         if body.get("access_token") and body.get("refresh_token"):
@@ -97,8 +121,14 @@ async def refresh(http: httpx.AsyncClient, args: argparse.Namespace,
     return None, f"{response.status_code} {response.text[:200]}"
 
 
-async def worker(http: httpx.AsyncClient, args: argparse.Namespace, chains: list[str],
-                 index: int, stop_at: float, stats: Stats) -> None:
+async def worker(
+    http: httpx.AsyncClient,
+    args: argparse.Namespace,
+    chains: list[str],
+    index: int,
+    stop_at: float,
+    stats: Stats,
+) -> None:
     while time.perf_counter() < stop_at:
         started = time.perf_counter()
         try:
@@ -115,12 +145,14 @@ async def worker(http: httpx.AsyncClient, args: argparse.Namespace, chains: list
         chains[index] = token
 
 
-async def phase(http: httpx.AsyncClient, args: argparse.Namespace, chains: list[str],
-                seconds: float) -> tuple[Stats, float]:
+async def phase(
+    http: httpx.AsyncClient, args: argparse.Namespace, chains: list[str], seconds: float
+) -> tuple[Stats, float]:
     stats = Stats()
     started = time.perf_counter()
-    await asyncio.gather(*(worker(http, args, chains, i, started + seconds, stats)
-                           for i in range(len(chains))))
+    await asyncio.gather(
+        *(worker(http, args, chains, i, started + seconds, stats) for i in range(len(chains)))
+    )
     return stats, time.perf_counter() - started
 
 

@@ -16,12 +16,14 @@ def wrk_result(path: Path) -> dict[str, Any]:
     lines = [line for line in path.read_text().splitlines() if line.startswith(MARKER)]
     if not lines:
         raise SystemExit(f"summary: no {MARKER.strip()} line in {path} (did wrk fail?)")
-    raw = json.loads(lines[-1][len(MARKER):])
-    cpu = [line.split()[1] for line in path.read_text().splitlines()
-           if line.startswith("BENCH_CPU ")]
+    raw = json.loads(lines[-1][len(MARKER) :])
+    cpu = [
+        line.split()[1] for line in path.read_text().splitlines() if line.startswith("BENCH_CPU ")
+    ]
     seconds = raw["duration_us"] / 1e6
-    socket_errors = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors",
-                                         "timeouts"))
+    socket_errors = sum(
+        raw[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+    )
     ok = raw["requests"] - raw["non_2xx_3xx"]
     return {
         "generator": "wrk + bench/token.lua",
@@ -52,8 +54,13 @@ def main() -> None:
     parser.add_argument("--provider-refresh", type=Path, required=True, help="JSON file")
     parser.add_argument("--provider-rss-kb", type=int, required=True)
     parser.add_argument("--peer-rss-kb", type=int, required=True)
-    parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
-                        help="a run setting or version to record (repeatable)")
+    parser.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a run setting or version to record (repeatable)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -62,8 +69,10 @@ def main() -> None:
         "peer client_credentials": wrk_result(args.peer_cc),
         "provider refresh_token": json.loads(args.provider_refresh.read_text()),
     }
-    ratio = (scenarios["provider client_credentials"]["grants_per_s"]
-             / scenarios["peer client_credentials"]["grants_per_s"])
+    ratio = (
+        scenarios["provider client_credentials"]["grants_per_s"]
+        / scenarios["peer client_credentials"]["grants_per_s"]
+    )
     result = {
         "run": dict(item.split("=", 1) for item in args.meta),
         "scenarios": scenarios,
@@ -73,20 +82,24 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"{'scenario':<30} {'load generator':<16} {'grants/s':>9} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'errors':>7} {'server CPU':>11}")
+    print(
+        f"{'scenario':<30} {'load generator':<16} {'grants/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>7} {'server CPU':>11}"
+    )
     for name, row in scenarios.items():
         generator = "wrk" if row["generator"].startswith("wrk") else "refresh_load.py*"
         cpu = row.get("server_cpu_pct_of_one_core")
-        print(f"{name:<30} {generator:<16} {row['grants_per_s']:>9.1f} {row['p50_ms']:>8.2f} "
-              f"{row['p99_ms']:>8.2f} {row['errors']:>7} {f'{cpu:.0f}%' if cpu else '-':>11}")
+        print(
+            f"{name:<30} {generator:<16} {row['grants_per_s']:>9.1f} {row['p50_ms']:>8.2f} "
+            f"{row['p99_ms']:>8.2f} {row['errors']:>7} {f'{cpu:.0f}%' if cpu else '-':>11}"
+        )
     print(f"\nclient_credentials grants/s, provider / peer: {ratio:.2f}")
-    print(f"peak RSS (VmHWM): provider {mib(args.provider_rss_kb)}, "
-          f"peer {mib(args.peer_rss_kb)}")
-    print("server CPU: the server process's CPU time during the measured run, in % of one "
-          "core.")
-    print("* refresh_token uses a different load generator (Python httpx, one chain per "
-          "worker); not comparable with the wrk rows.")
+    print(f"peak RSS (VmHWM): provider {mib(args.provider_rss_kb)}, peer {mib(args.peer_rss_kb)}")
+    print("server CPU: the server process's CPU time during the measured run, in % of one core.")
+    print(
+        "* refresh_token uses a different load generator (Python httpx, one chain per "
+        "worker); not comparable with the wrk rows."
+    )
     print(f"JSON: {args.out}")
 
 

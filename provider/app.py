@@ -106,9 +106,9 @@ async def build_context(settings: Settings, *, migrate: bool) -> AppContext:
     await keys.load(alg=settings.signing_alg, max_token_ttl=_max_token_ttl(settings))
     minter = TokenMinter(keys, settings.issuer, settings.access_token_ttl)
     server = ProviderAuthorizationServer(settings, store, box, keys, minter)
-    templates = Jinja2Templates(env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True
-    ))
+    templates = Jinja2Templates(
+        env=jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
+    )
     engine = MfaEngine(build_registry(settings.extra.get("mfa", {})), store, box, settings)
     return AppContext(settings, database, store, box, keys, minter, server, templates, engine)
 

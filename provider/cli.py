@@ -86,8 +86,10 @@ def prepare(settings: Settings) -> bool:
 
     async def work(store: Store, box: SecretBox) -> bool:
         keys = KeyRing(store, box, settings.issuer)
-        await keys.load(alg=settings.signing_alg,
-                        max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl))
+        await keys.load(
+            alg=settings.signing_alg,
+            max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl),
+        )
         return settings.demo and await ensure_demo(store, settings)
 
     return _with_store(settings, work)
@@ -100,8 +102,14 @@ def prepare(settings: Settings) -> bool:
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False))
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int,
-          tls_cert: str | None, tls_key: str | None) -> None:
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
     """Run the server (applies migrations first)."""
     import uvicorn
 
@@ -138,8 +146,14 @@ def users() -> None:
 @click.option("--email-verified", is_flag=True, help="Mark the email as verified.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def users_create(ctx: click.Context, email: str, password: str, name: str | None,
-                 email_verified: bool, as_json: bool) -> None:
+def users_create(
+    ctx: click.Context,
+    email: str,
+    password: str,
+    name: str | None,
+    email_verified: bool,
+    as_json: bool,
+) -> None:
     if "@" not in email or len(email) > 320:
         raise click.ClickException(f"not an email address: {email!r}")
     if problem := password_problem(password):
@@ -147,8 +161,9 @@ def users_create(ctx: click.Context, email: str, password: str, name: str | None
 
     async def work(store: Store, box: SecretBox) -> Any:
         try:
-            return await store.users.create(email, await hash_password(password),
-                                            email_verified=email_verified, name=name)
+            return await store.users.create(
+                email, await hash_password(password), email_verified=email_verified, name=name
+            )
         except EmailTaken as exc:
             raise click.ClickException(f"a user with email {email} already exists") from exc
 
@@ -161,9 +176,14 @@ def users_create(ctx: click.Context, email: str, password: str, name: str | None
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool) -> None:
     found = _with_store(_settings(ctx), lambda store, box: store.users.list(limit=1000))
-    _print([u.public() for u in found], as_json, "\n".join(
-        f"{u.id}  {u.email}  {'verified' if u.email_verified else 'unverified'}" for u in found
-    ) or "no users")
+    _print(
+        [u.public() for u in found],
+        as_json,
+        "\n".join(
+            f"{u.id}  {u.email}  {'verified' if u.email_verified else 'unverified'}" for u in found
+        )
+        or "no users",
+    )
 
 
 @main.group()
@@ -180,24 +200,38 @@ def clients() -> None:
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES))
 @click.option("--audience", "audiences", multiple=True, help="An API it may request tokens for.")
 @click.option("--scope", "scopes", multiple=True, help="An API scope it may be granted.")
-@click.option("--mfa-policy", type=click.Choice(["never", "always"]), default=None,
-              help="Override the server's MFA policy for this client.")
+@click.option(
+    "--mfa-policy",
+    type=click.Choice(["never", "always"]),
+    default=None,
+    help="Override the server's MFA policy for this client.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def clients_create(ctx: click.Context, name: str, public: bool, first_party: bool,
-                   redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
-                   grant_types: tuple[str, ...], audiences: tuple[str, ...],
-                   scopes: tuple[str, ...], mfa_policy: str | None, as_json: bool) -> None:
+def clients_create(
+    ctx: click.Context,
+    name: str,
+    public: bool,
+    first_party: bool,
+    redirect_uris: tuple[str, ...],
+    logout_uris: tuple[str, ...],
+    grant_types: tuple[str, ...],
+    audiences: tuple[str, ...],
+    scopes: tuple[str, ...],
+    mfa_policy: str | None,
+    as_json: bool,
+) -> None:
     from urllib.parse import urlsplit
 
     for uri in (*redirect_uris, *logout_uris):
         parts = urlsplit(uri)
-        if not parts.scheme or parts.fragment or (parts.scheme in ("http", "https")
-                                                  and not parts.netloc):
+        if (
+            not parts.scheme
+            or parts.fragment
+            or (parts.scheme in ("http", "https") and not parts.netloc)
+        ):
             raise click.ClickException(f"not an absolute URI without fragment: {uri!r}")
-    chosen = list(grant_types) or (
-        ["authorization_code", "refresh_token"] if redirect_uris else []
-    )
+    chosen = list(grant_types) or (["authorization_code", "refresh_token"] if redirect_uris else [])
     if not chosen:
         raise click.ClickException("give --redirect-uri or at least one --grant-type")
     if "authorization_code" in chosen and not redirect_uris:
@@ -209,10 +243,15 @@ def clients_create(ctx: click.Context, name: str, public: bool, first_party: boo
 
     async def work(store: Store, box: SecretBox) -> tuple[Any, str | None]:
         return await store.clients.create(
-            name=name, is_public=public, first_party=first_party,
-            redirect_uris=list(redirect_uris), grant_types=chosen,
-            post_logout_redirect_uris=list(logout_uris), audiences=list(audiences),
-            scopes=list(scopes), mfa_policy=mfa_policy,
+            name=name,
+            is_public=public,
+            first_party=first_party,
+            redirect_uris=list(redirect_uris),
+            grant_types=chosen,
+            post_logout_redirect_uris=list(logout_uris),
+            audiences=list(audiences),
+            scopes=list(scopes),
+            mfa_policy=mfa_policy,
         )
 
     client, secret = _with_store(_settings(ctx), work)
@@ -230,10 +269,16 @@ def clients_create(ctx: click.Context, name: str, public: bool, first_party: boo
 @click.pass_context
 def clients_list(ctx: click.Context, as_json: bool) -> None:
     found = _with_store(_settings(ctx), lambda store, box: store.clients.list())
-    _print([c.public() for c in found], as_json, "\n".join(
-        f"{c.id}  {c.name}  {'public' if c.is_public else 'confidential'}  "
-        f"{','.join(c.grant_types)}" for c in found
-    ) or "no clients")
+    _print(
+        [c.public() for c in found],
+        as_json,
+        "\n".join(
+            f"{c.id}  {c.name}  {'public' if c.is_public else 'confidential'}  "
+            f"{','.join(c.grant_types)}"
+            for c in found
+        )
+        or "no clients",
+    )
 
 
 @main.group()
@@ -247,8 +292,9 @@ def keys_rotate(ctx: click.Context) -> None:
     """Add a new signing key; old keys stay published until their tokens expire."""
     settings = _settings(ctx)
     ttl = max(settings.access_token_ttl, settings.id_token_ttl)
-    kid = _with_store(settings, lambda store, box: rotate_keys(store, box,
-                                                               settings.signing_alg, ttl))
+    kid = _with_store(
+        settings, lambda store, box: rotate_keys(store, box, settings.signing_alg, ttl)
+    )
     click.echo(f"new signing key {kid}; running servers pick it up within 30 seconds")
 
 
@@ -269,8 +315,7 @@ def run() -> None:
     except SettingsError as exc:
         click.echo(f"provider: {exc}", err=True)
         sys.exit(2)
-    except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error,
-            RegistryError) as exc:
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error, RegistryError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         click.echo(f"provider: error: {reason}", err=True)
         sys.exit(1)

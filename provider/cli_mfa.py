@@ -43,21 +43,29 @@ def factors() -> None:
 def factors_list(ctx: click.Context, as_json: bool) -> None:
     async def work(engine: MfaEngine, store: Store) -> list[dict[str, Any]]:
         enabled = set(await engine.enabled_ids())
-        return [{
-            "id": info.id, "name": info.factor_class.display_name,
-            "distribution": info.distribution, "version": info.version,
-            "enabled": info.id in enabled, "independent": info.factor_class.independent,
-            "authenticator_type": info.factor_class.authenticator_type,
-        } for info in engine.registry]
+        return [
+            {
+                "id": info.id,
+                "name": info.factor_class.display_name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "enabled": info.id in enabled,
+                "independent": info.factor_class.independent,
+                "authenticator_type": info.factor_class.authenticator_type,
+            }
+            for info in engine.registry
+        ]
 
     rows = _run_with_engine(ctx, work)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['id']:<16} {'enabled ' if row['enabled'] else 'disabled'}  "
-                   f"{'independent' if row['independent'] else 'dependent  '}  "
-                   f"{row['distribution']} {row['version']}")
+        click.echo(
+            f"{row['id']:<16} {'enabled ' if row['enabled'] else 'disabled'}  "
+            f"{'independent' if row['independent'] else 'dependent  '}  "
+            f"{row['distribution']} {row['version']}"
+        )
 
 
 def _toggle(ctx: click.Context, factor_id: str, enabled: bool) -> None:

@@ -31,16 +31,27 @@ async def start(request: Request) -> Response:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    query = urlencode({
-        "response_type": "code", "client_id": DEMO_CLIENT_ID,
-        "redirect_uri": demo_redirect_uri(app.settings), "scope": "openid profile email",
-        "state": state, "nonce": nonce, "code_challenge": challenge.decode(),
-        "code_challenge_method": "S256",
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": DEMO_CLIENT_ID,
+            "redirect_uri": demo_redirect_uri(app.settings),
+            "scope": "openid profile email",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge.decode(),
+            "code_challenge_method": "S256",
+        }
+    )
     response = RedirectResponse("/authorize?" + query, status_code=302)
-    response.set_cookie(COOKIE, _serializer(request).dumps([state, nonce, verifier]),
-                        max_age=600, httponly=True, samesite="lax",
-                        secure=app.settings.cookies_secure)
+    response.set_cookie(
+        COOKIE,
+        _serializer(request).dumps([state, nonce, verifier]),
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=app.settings.cookies_secure,
+    )
     return response
 
 
@@ -60,17 +71,27 @@ async def callback(request: Request) -> Response:
         return error_page(request, browser, "Demo", "The response did not match the request.")
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url=app.settings.issuer) as client:
-        answer = await client.post("/oauth/token", data={
-            "grant_type": "authorization_code", "code": params.get("code", ""),
-            "redirect_uri": demo_redirect_uri(app.settings), "client_id": DEMO_CLIENT_ID,
-            "code_verifier": verifier,
-        })
+        answer = await client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": params.get("code", ""),
+                "redirect_uri": demo_redirect_uri(app.settings),
+                "client_id": DEMO_CLIENT_ID,
+                "code_verifier": verifier,
+            },
+        )
     body = answer.json()
     if answer.status_code != 200:
         return error_page(request, browser, "Demo", f"Token request failed: {body.get('error')}")
     claims = app.keys.verify(body["id_token"])
     if claims.get("nonce") != nonce or claims.get("aud") != DEMO_CLIENT_ID:
         return error_page(request, browser, "Demo", "The ID token did not match the request.")
-    return page(request, browser, "pages/demo.html", {
-        "claims": json.dumps(claims, indent=2, sort_keys=True),
-    })
+    return page(
+        request,
+        browser,
+        "pages/demo.html",
+        {
+            "claims": json.dumps(claims, indent=2, sort_keys=True),
+        },
+    )

@@ -111,14 +111,24 @@ def tokens_via_code_flow(
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(8)
     result = browser.sign_in(
-        email, password, response_type="code", client_id=client_id, redirect_uri=redirect_uri,
-        scope=scope, state=state, code_challenge=challenge, code_challenge_method="S256",
+        email,
+        password,
+        response_type="code",
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        state=state,
+        code_challenge=challenge,
+        code_challenge_method="S256",
         **extra,
     )
     assert result.params.get("state") == state and "code" in result.params, result.location
     form = {
-        "grant_type": "authorization_code", "code": result.params["code"],
-        "redirect_uri": redirect_uri, "client_id": client_id, "code_verifier": verifier,
+        "grant_type": "authorization_code",
+        "code": result.params["code"],
+        "redirect_uri": redirect_uri,
+        "client_id": client_id,
+        "code_verifier": verifier,
     }
     if client_secret is not None:
         form["client_secret"] = client_secret

@@ -81,7 +81,10 @@ class ProviderServer:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "provider.cli", *args],
-            env=self.env(), capture_output=True, text=True, timeout=120,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"provider {' '.join(args)} failed: {result.stderr}")
@@ -95,7 +98,9 @@ class ProviderServer:
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "provider.cli", "serve", "--port", str(self.port), *serve_args],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.wait_ready()
 

@@ -39,12 +39,27 @@ def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
 def test_users_create_and_list(cli: ProviderServer) -> None:
     """`users create` stores a user (email lower-cased) and `users list --json` shows it, with
     no password material."""
-    created = cli.cli_json("users", "create", "--email", "Alice@Example.COM",
-                           "--password", "correct horse battery", "--name", "Alice")
+    created = cli.cli_json(
+        "users",
+        "create",
+        "--email",
+        "Alice@Example.COM",
+        "--password",
+        "correct horse battery",
+        "--name",
+        "Alice",
+    )
     assert created["email"] == "alice@example.com"
     assert created["name"] == "Alice"
-    text = cli.cli("users", "create", "--email", "bob@example.com", "--password",
-                   "another good one", "--email-verified").stdout
+    text = cli.cli(
+        "users",
+        "create",
+        "--email",
+        "bob@example.com",
+        "--password",
+        "another good one",
+        "--email-verified",
+    ).stdout
     assert "bob@example.com" in text
 
     listed = cli.cli_json("users", "list")
@@ -61,18 +76,22 @@ def test_users_create_and_list(cli: ProviderServer) -> None:
 def test_duplicate_email_is_one_clear_line(cli: ProviderServer, again: str) -> None:
     """A second user with the same email (any case) fails with one line, and adds nobody."""
     cli.cli("users", "create", "--email", "carol@example.com", "--password", "first password")
-    result = cli.cli("users", "create", "--email", again, "--password", "second password",
-                     check=False)
+    result = cli.cli(
+        "users", "create", "--email", again, "--password", "second password", check=False
+    )
     line = one_line_failure(result)
     assert "already exists" in line
     assert len(cli.cli_json("users", "list")) == 1
 
 
-@pytest.mark.parametrize(("email", "password", "expected"), [
-    ("not-an-email", "long enough password", "email"),
-    ("dave@example.com", "short", "password"),
-    ("dave@example.com", "", "password"),
-])
+@pytest.mark.parametrize(
+    ("email", "password", "expected"),
+    [
+        ("not-an-email", "long enough password", "email"),
+        ("dave@example.com", "short", "password"),
+        ("dave@example.com", "", "password"),
+    ],
+)
 def test_users_create_refuses_bad_input(
     cli: ProviderServer, email: str, password: str, expected: str
 ) -> None:
@@ -86,8 +105,9 @@ def test_users_create_refuses_bad_input(
 def test_confidential_client_shows_its_secret_once(cli: ProviderServer) -> None:
     """A confidential client's secret is printed at creation (alphanumeric, ≥ 32 characters)
     and never again; the defaults are the code flow with refresh tokens."""
-    created = cli.cli_json("clients", "create", "--name", "Web app",
-                           "--redirect-uri", "https://rp.example/cb")
+    created = cli.cli_json(
+        "clients", "create", "--name", "Web app", "--redirect-uri", "https://rp.example/cb"
+    )
     assert ALNUM.match(created["client_id"])
     secret = created["client_secret"]
     assert ALNUM.match(secret) and len(secret) >= 32
@@ -95,13 +115,13 @@ def test_confidential_client_shows_its_secret_once(cli: ProviderServer) -> None:
     assert created["grant_types"] == ["authorization_code", "refresh_token"]
     assert created["redirect_uris"] == ["https://rp.example/cb"]
 
-    text = cli.cli("clients", "create", "--name", "Other", "--redirect-uri",
-                   "https://rp.example/cb").stdout
+    text = cli.cli(
+        "clients", "create", "--name", "Other", "--redirect-uri", "https://rp.example/cb"
+    ).stdout
     shown = re.search(r"client secret \(shown once\): ([A-Za-z0-9]+)", text)
     assert shown and len(shown.group(1)) >= 32
 
-    for listing in (cli.cli("clients", "list", "--json").stdout,
-                    cli.cli("clients", "list").stdout):
+    for listing in (cli.cli("clients", "list", "--json").stdout, cli.cli("clients", "list").stdout):
         assert secret not in listing and shown.group(1) not in listing
         assert "secret" not in listing.replace("client_secret_basic", "")
     assert {c["client_id"] for c in cli.cli_json("clients", "list")} >= {created["client_id"]}
@@ -109,20 +129,41 @@ def test_confidential_client_shows_its_secret_once(cli: ProviderServer) -> None:
 
 def test_public_and_first_party_clients(cli: ProviderServer) -> None:
     """Public clients get no secret; --first-party and the grant types are recorded."""
-    public = cli.cli_json("clients", "create", "--name", "SPA", "--public", "--first-party",
-                          "--redirect-uri", "http://127.0.0.1/cb",
-                          "--redirect-uri", "com.example.app:/oauth")
+    public = cli.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "SPA",
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        "http://127.0.0.1/cb",
+        "--redirect-uri",
+        "com.example.app:/oauth",
+    )
     assert "client_secret" not in public
     assert public["is_public"] is True and public["first_party"] is True
     assert public["redirect_uris"] == ["http://127.0.0.1/cb", "com.example.app:/oauth"]
     assert ALNUM.match(public["client_id"])
-    text = cli.cli("clients", "create", "--name", "SPA2", "--public", "--redirect-uri",
-                   "https://rp.example/cb").stdout
+    text = cli.cli(
+        "clients", "create", "--name", "SPA2", "--public", "--redirect-uri", "https://rp.example/cb"
+    ).stdout
     assert "secret" not in text
 
-    machine = cli.cli_json("clients", "create", "--name", "Worker",
-                           "--grant-type", "client_credentials", "--audience", "https://api/",
-                           "--scope", "read:things", "--scope", "write:things")
+    machine = cli.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "Worker",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://api/",
+        "--scope",
+        "read:things",
+        "--scope",
+        "write:things",
+    )
     assert machine["grant_types"] == ["client_credentials"]
     assert machine["audiences"] == ["https://api/"]
     assert machine["scopes"] == ["read:things", "write:things"]
@@ -134,19 +175,22 @@ def test_public_and_first_party_clients(cli: ProviderServer) -> None:
     assert listed[machine["client_id"]]["grant_types"] == ["client_credentials"]
 
 
-@pytest.mark.parametrize("args", [
-    ("--redirect-uri", "not a uri"),
-    ("--redirect-uri", "/relative/callback"),
-    ("--redirect-uri", "https://rp.example/cb#fragment"),
-    ("--redirect-uri", "https:///no-host"),
-    ("--redirect-uri", ""),
-    ("--redirect-uri", "https://rp.example/cb", "--logout-uri", "relative"),
-    (),  # neither a redirect URI nor a grant type
-    ("--grant-type", "authorization_code"),  # the code flow without a redirect URI
-    ("--public", "--grant-type", "client_credentials"),
-    ("--grant-type", "password"),  # the password grant only for first-party clients
-    ("--grant-type", "implicit"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--redirect-uri", "not a uri"),
+        ("--redirect-uri", "/relative/callback"),
+        ("--redirect-uri", "https://rp.example/cb#fragment"),
+        ("--redirect-uri", "https:///no-host"),
+        ("--redirect-uri", ""),
+        ("--redirect-uri", "https://rp.example/cb", "--logout-uri", "relative"),
+        (),  # neither a redirect URI nor a grant type
+        ("--grant-type", "authorization_code"),  # the code flow without a redirect URI
+        ("--public", "--grant-type", "client_credentials"),
+        ("--grant-type", "password"),  # the password grant only for first-party clients
+        ("--grant-type", "implicit"),
+    ],
+)
 def test_clients_create_refuses_bad_registrations(
     cli: ProviderServer, args: tuple[str, ...]
 ) -> None:
@@ -175,57 +219,76 @@ def test_keys_rotate_and_cli_clients_work_on_the_server(started: ProviderServer)
     found = [re.search(r"new signing key (\S+?);", out) for out in (first, second)]
     kids = [match.group(1) for match in found if match]
     assert len(set(kids)) == 2
-    machine = started.cli_json("clients", "create", "--name", "Worker", "--grant-type",
-                               "client_credentials", "--audience", "https://api/")
+    machine = started.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "Worker",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://api/",
+    )
     started.start()
-    published = {k["kid"] for k in httpx.get(started.base_url + "/.well-known/jwks.json")
-                 .json()["keys"]}
+    published = {
+        k["kid"] for k in httpx.get(started.base_url + "/.well-known/jwks.json").json()["keys"]
+    }
     assert set(kids) <= published
-    answer = httpx.post(started.base_url + "/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": machine["client_id"],
-        "client_secret": machine["client_secret"],
-    })
+    answer = httpx.post(
+        started.base_url + "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": machine["client_id"],
+            "client_secret": machine["client_secret"],
+        },
+    )
     assert answer.status_code == 200, answer.text
     encoded = answer.json()["access_token"].split(".")[0]
     header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     assert header["kid"] == kids[-1]  # signed with the newest key
-    wrong = httpx.post(started.base_url + "/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": machine["client_id"],
-        "client_secret": machine["client_secret"][:-1],
-    })
+    wrong = httpx.post(
+        started.base_url + "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": machine["client_id"],
+            "client_secret": machine["client_secret"][:-1],
+        },
+    )
     assert wrong.status_code in (400, 401)
 
 
 # -- settings: one clear line per bad value -------------------------------------------------
-@pytest.mark.parametrize(("name", "value", "named"), [
-    ("PROVIDER_ISSUER", "ftp://auth.example/", "issuer"),
-    ("PROVIDER_ISSUER", "https://auth.example", "issuer"),
-    ("PROVIDER_ISSUER", "not a url", "issuer"),
-    ("PROVIDER_ISSUER", "https://auth.example/?tenant=1", "issuer"),
-    ("PROVIDER_ISSUER", "https://auth.example/\nevil", "issuer"),
-    ("PROVIDER_SMTP_URL", "http://mail.example/", "smtp_url"),
-    ("PROVIDER_SMTP_URL", "smtp://", "smtp_url"),
-    ("PROVIDER_SMTP_URL", "smtp://mail.example:99999", "smtp_url"),
-    ("PROVIDER_SMTP_URL", "smtp://mail.example:port", "smtp_url"),
-    ("PROVIDER_SMTP_URL", "smtp://mail.example?tls=maybe", "smtp_url"),
-    ("PROVIDER_DATABASE_URL", "mysql://db.example/provider", "database_url"),
-    ("PROVIDER_DATABASE_URL", "nonsense", "database_url"),
-    ("PROVIDER_DATABASE_URL", "sqlite://", "database_url"),
-    ("PROVIDER_DATABASE_URL", "sqlite:////nonexistent-dir/sub/provider.db", "database_url"),
-    ("PROVIDER_DATABASE_URL", "postgresql://user:pw@127.0.0.1:1/provider", "database_url"),
-    ("PROVIDER_PORT", "eighty", "port"),
-    ("PROVIDER_SECRET_KEY", "too-short", "secret_key"),
-    ("PROVIDER_DEMO", "maybe", "demo"),
-    ("PROVIDER_SIGNING_ALG", "HS256", "signing_alg"),
-    ("PROVIDER_AUTHORIZATION_CODE_TTL", "600", "authorization_code_ttl"),
-    ("PROVIDER_ACCESS_TOKEN_TTL", "-5", "access_token_ttl"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("PROVIDER_ISSUER", "ftp://auth.example/", "issuer"),
+        ("PROVIDER_ISSUER", "https://auth.example", "issuer"),
+        ("PROVIDER_ISSUER", "not a url", "issuer"),
+        ("PROVIDER_ISSUER", "https://auth.example/?tenant=1", "issuer"),
+        ("PROVIDER_ISSUER", "https://auth.example/\nevil", "issuer"),
+        ("PROVIDER_SMTP_URL", "http://mail.example/", "smtp_url"),
+        ("PROVIDER_SMTP_URL", "smtp://", "smtp_url"),
+        ("PROVIDER_SMTP_URL", "smtp://mail.example:99999", "smtp_url"),
+        ("PROVIDER_SMTP_URL", "smtp://mail.example:port", "smtp_url"),
+        ("PROVIDER_SMTP_URL", "smtp://mail.example?tls=maybe", "smtp_url"),
+        ("PROVIDER_DATABASE_URL", "mysql://db.example/provider", "database_url"),
+        ("PROVIDER_DATABASE_URL", "nonsense", "database_url"),
+        ("PROVIDER_DATABASE_URL", "sqlite://", "database_url"),
+        ("PROVIDER_DATABASE_URL", "sqlite:////nonexistent-dir/sub/provider.db", "database_url"),
+        ("PROVIDER_DATABASE_URL", "postgresql://user:pw@127.0.0.1:1/provider", "database_url"),
+        ("PROVIDER_PORT", "eighty", "port"),
+        ("PROVIDER_SECRET_KEY", "too-short", "secret_key"),
+        ("PROVIDER_DEMO", "maybe", "demo"),
+        ("PROVIDER_SIGNING_ALG", "HS256", "signing_alg"),
+        ("PROVIDER_AUTHORIZATION_CODE_TTL", "600", "authorization_code_ttl"),
+        ("PROVIDER_ACCESS_TOKEN_TTL", "-5", "access_token_ttl"),
+    ],
+)
 def test_bad_setting_fails_migrate_with_one_line(
     tmp_path: Path, name: str, value: str, named: str
 ) -> None:
     """`provider migrate` with a bad setting exits non-zero with one line naming it."""
-    server = ProviderServer(data_dir=tmp_path / "data", port=free_port(),
-                            extra_env={name: value})
+    server = ProviderServer(data_dir=tmp_path / "data", port=free_port(), extra_env={name: value})
     line = one_line_failure(server.cli("migrate", check=False))
     assert named in line.lower(), line
     if "pw@" in value:
@@ -238,15 +301,13 @@ TOML_CASES = {
     "wrong-type": ('port = "eighty"\n', "port"),
     "string-expected": ("issuer = 5\n", "issuer"),
     "bad-issuer": ('issuer = "ftp://auth.example/"\n', "issuer"),
-    "not-utf8": (b"issuer = \"\xff\xfe\"\n", "config"),
+    "not-utf8": (b'issuer = "\xff\xfe"\n', "config"),
 }
 
 
 @pytest.mark.parametrize("how", ["--config", "PROVIDER_CONFIG"])
 @pytest.mark.parametrize("case", sorted(TOML_CASES))
-def test_bad_config_file_fails_migrate_with_one_line(
-    tmp_path: Path, case: str, how: str
-) -> None:
+def test_bad_config_file_fails_migrate_with_one_line(tmp_path: Path, case: str, how: str) -> None:
     """A bad TOML file (given with --config or PROVIDER_CONFIG) is one line naming what is
     wrong; the environment's issuer is cleared so the file's own value is checked."""
     content, named = TOML_CASES[case]
@@ -268,8 +329,11 @@ def test_bad_config_file_fails_migrate_with_one_line(
 def test_unreadable_config_file_is_one_line(tmp_path: Path, target: str) -> None:
     """A config path that is missing or not a file is one line naming the config."""
     (tmp_path / "a-directory").mkdir()
-    server = ProviderServer(data_dir=tmp_path / "data", port=free_port(),
-                            extra_env={"PROVIDER_CONFIG": str(tmp_path / target)})
+    server = ProviderServer(
+        data_dir=tmp_path / "data",
+        port=free_port(),
+        extra_env={"PROVIDER_CONFIG": str(tmp_path / target)},
+    )
     line = one_line_failure(server.cli("migrate", check=False))
     assert "config" in line.lower() and target in line
 
@@ -315,8 +379,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_load_settings_precedence(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Defaults < TOML file < PROVIDER_* environment < explicit overrides."""
     path = tmp_path / "provider.toml"
-    path.write_text('issuer = "https://file.example/"\nport = 9001\n'
-                    'access_token_ttl = 600\ndemo = false\n[mfa]\npolicy = "never"\n')
+    path.write_text(
+        'issuer = "https://file.example/"\nport = 9001\n'
+        'access_token_ttl = 600\ndemo = false\n[mfa]\npolicy = "never"\n'
+    )
     from_file = load_settings(path)
     assert from_file.issuer == "https://file.example/"
     assert (from_file.port, from_file.access_token_ttl, from_file.demo) == (9001, 600, False)
@@ -353,5 +419,8 @@ def test_load_settings_error_names_the_setting(clean_env: pytest.MonkeyPatch) ->
     settings = load_settings(smtp_url="smtp://user%40x:p%3Ass@mail.example:2525?tls=starttls")
     assert settings.smtp is not None
     assert (settings.smtp.host, settings.smtp.port, settings.smtp.tls) == (
-        "mail.example", 2525, "starttls")
+        "mail.example",
+        2525,
+        "starttls",
+    )
     assert (settings.smtp.username, settings.smtp.password) == ("user@x", "p:ss")

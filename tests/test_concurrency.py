@@ -18,8 +18,17 @@ PARALLEL = 10
 
 def _client(server: ProviderServer) -> tuple[str, str]:
     created = server.cli_json(
-        "clients", "create", "--name", "racer", "--first-party", "--redirect-uri", REDIRECT,
-        "--grant-type", "authorization_code", "--grant-type", "refresh_token",
+        "clients",
+        "create",
+        "--name",
+        "racer",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
     )
     return created["client_id"], created["client_secret"]
 
@@ -28,9 +37,15 @@ def _code(server: ProviderServer, client_id: str, challenge: str) -> str:
     browser = BrowserClient(server.base_url)
     try:
         result = browser.sign_in(
-            DEMO_EMAIL, DEMO_PASSWORD, response_type="code", client_id=client_id,
-            redirect_uri=REDIRECT, scope="openid offline_access", state="s",
-            code_challenge=challenge, code_challenge_method="S256",
+            DEMO_EMAIL,
+            DEMO_PASSWORD,
+            response_type="code",
+            client_id=client_id,
+            redirect_uri=REDIRECT,
+            scope="openid offline_access",
+            state="s",
+            code_challenge=challenge,
+            code_challenge_method="S256",
         )
     finally:
         browser.close()
@@ -53,6 +68,7 @@ def _race(server: ProviderServer, data: dict[str, str]) -> list[httpx.Response]:
                 answers[index] = clients[index].post("/oauth/token", data=data)
             except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
                 answers[index] = exc
+
         return run
 
     threads = [threading.Thread(target=worker(i)) for i in range(PARALLEL)]
@@ -80,22 +96,35 @@ def test_parallel_code_exchange_succeeds_exactly_once(server: ProviderServer) ->
     client_id, secret = _client(server)
     verifier, challenge = pkce_pair()
     code = _code(server, client_id, challenge)
-    responses = _race(server, {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "client_id": client_id, "client_secret": secret, "code_verifier": verifier,
-    })
+    responses = _race(
+        server,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": client_id,
+            "client_secret": secret,
+            "code_verifier": verifier,
+        },
+    )
     winners = [r for r in responses if r.status_code == 200]
     assert len(winners) == 1, [(r.status_code, r.text[:120]) for r in responses]
     _assert_losers_are_invalid_grant(responses)
 
     issued = winners[0].json()
-    refreshed = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "refresh_token", "refresh_token": issued["refresh_token"],
-        "client_id": client_id, "client_secret": secret,
-    })
+    refreshed = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": issued["refresh_token"],
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
-    info = httpx.get(server.base_url + "/userinfo",
-                     headers={"Authorization": f"Bearer {issued['access_token']}"})
+    info = httpx.get(
+        server.base_url + "/userinfo", headers={"Authorization": f"Bearer {issued['access_token']}"}
+    )
     assert info.status_code == 401
 
 
@@ -107,33 +136,52 @@ def test_parallel_refresh_succeeds_at_most_once_and_revokes_family(
     client_id, secret = _client(server)
     verifier, challenge = pkce_pair()
     code = _code(server, client_id, challenge)
-    first = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "client_id": client_id, "client_secret": secret, "code_verifier": verifier,
-    })
+    first = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": client_id,
+            "client_secret": secret,
+            "code_verifier": verifier,
+        },
+    )
     assert first.status_code == 200, first.text
     refresh = first.json()["refresh_token"]
     access = first.json()["access_token"]
 
-    responses = _race(server, {
-        "grant_type": "refresh_token", "refresh_token": refresh,
-        "client_id": client_id, "client_secret": secret,
-    })
+    responses = _race(
+        server,
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
     winners = [r for r in responses if r.status_code == 200]
     assert len(winners) <= 1, [(r.status_code, r.text[:120]) for r in responses]
     assert len(winners) < PARALLEL
     _assert_losers_are_invalid_grant(responses)
 
     for token in [refresh] + [w.json()["refresh_token"] for w in winners]:
-        again = httpx.post(server.base_url + "/oauth/token", data={
-            "grant_type": "refresh_token", "refresh_token": token,
-            "client_id": client_id, "client_secret": secret,
-        })
+        again = httpx.post(
+            server.base_url + "/oauth/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": token,
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+        )
         assert again.status_code == 400 and again.json()["error"] == "invalid_grant", again.text
     for bearer in [access] + [w.json()["access_token"] for w in winners]:
-        info = httpx.get(server.base_url + "/userinfo",
-                         headers={"Authorization": f"Bearer {bearer}"})
+        info = httpx.get(
+            server.base_url + "/userinfo", headers={"Authorization": f"Bearer {bearer}"}
+        )
         assert info.status_code == 401, info.text
-    seen = httpx.post(server.base_url + "/oauth/introspect", data={"token": refresh},
-                      auth=(client_id, secret))
+    seen = httpx.post(
+        server.base_url + "/oauth/introspect", data={"token": refresh}, auth=(client_id, secret)
+    )
     assert seen.status_code == 200 and seen.json()["active"] is False

@@ -32,8 +32,14 @@ def _jwks(server: ProviderServer) -> dict[str, Any]:
 def _id_and_access_token(server: ProviderServer, client_id: str) -> dict[str, Any]:
     browser = BrowserClient(server.base_url)
     try:
-        return tokens_via_code_flow(browser, DEMO_EMAIL, DEMO_PASSWORD, client_id=client_id,
-                                    redirect_uri=REDIRECT, scope="openid email")
+        return tokens_via_code_flow(
+            browser,
+            DEMO_EMAIL,
+            DEMO_PASSWORD,
+            client_id=client_id,
+            redirect_uri=REDIRECT,
+            scope="openid email",
+        )
     finally:
         browser.close()
 
@@ -57,9 +63,11 @@ def test_discovery_document(server: ProviderServer) -> None:
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert {"openid", "profile", "email", "offline_access"} <= set(doc["scopes_supported"])
     assert {"authorization_code", "refresh_token", "client_credentials"} <= set(
-        doc["grant_types_supported"])
+        doc["grant_types_supported"]
+    )
     assert {"client_secret_basic", "client_secret_post", "none"} == set(
-        doc["token_endpoint_auth_methods_supported"])
+        doc["token_endpoint_auth_methods_supported"]
+    )
     assert "none" not in doc["introspection_endpoint_auth_methods_supported"]
     assert {"none", "login", "consent"} <= set(doc["prompt_values_supported"])
     assert {"sub", "email", "email_verified", "name"} <= set(doc["claims_supported"])
@@ -98,8 +106,16 @@ def test_jwks_publishes_only_public_keys(server: ProviderServer) -> None:
 
 def test_tokens_name_a_published_key(server: ProviderServer) -> None:
     """ID and access tokens carry the kid of a key in the JWKS and verify against it."""
-    client_id = server.cli_json("clients", "create", "--name", "spa", "--public", "--first-party",
-                                "--redirect-uri", REDIRECT)["client_id"]
+    client_id = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "spa",
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+    )["client_id"]
     tokens = _id_and_access_token(server, client_id)
     kids = {key["kid"] for key in _jwks(server)["keys"]}
     for token in (tokens["id_token"], tokens["access_token"]):
@@ -113,9 +129,18 @@ def test_key_rotation(server: ProviderServer) -> None:
     """`provider keys rotate` then a restart: the JWKS has the old and the new kid, new tokens
     are signed with the new key, and tokens signed with the old key still verify (at the JWKS,
     at userinfo and as an id_token_hint)."""
-    client_id = server.cli_json("clients", "create", "--name", "spa", "--public", "--first-party",
-                                "--redirect-uri", REDIRECT, "--logout-uri",
-                                "https://rp.example/bye")["client_id"]
+    client_id = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "spa",
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+        "--logout-uri",
+        "https://rp.example/bye",
+    )["client_id"]
     before = _id_and_access_token(server, client_id)
     old_header, old_claims = decode_verified(before["id_token"], server.base_url)
     old_kid = old_header["kid"]
@@ -145,12 +170,17 @@ def test_key_rotation(server: ProviderServer) -> None:
     header, claims = decode_verified(before["id_token"], server.base_url)
     assert header["kid"] == old_kid
     assert claims == old_claims
-    info = httpx.get(server.base_url + "/userinfo",
-                     headers={"Authorization": f"Bearer {before['access_token']}"})
+    info = httpx.get(
+        server.base_url + "/userinfo", headers={"Authorization": f"Bearer {before['access_token']}"}
+    )
     assert info.status_code == 200, info.text
     assert info.json()["sub"] == old_claims["sub"]
-    logout = httpx.get(server.base_url + "/oidc/logout", params={
-        "id_token_hint": before["id_token"], "post_logout_redirect_uri": "https://rp.example/bye",
-    })
+    logout = httpx.get(
+        server.base_url + "/oidc/logout",
+        params={
+            "id_token_hint": before["id_token"],
+            "post_logout_redirect_uri": "https://rp.example/bye",
+        },
+    )
     assert logout.status_code == 302
     assert logout.headers["location"] == "https://rp.example/bye"

@@ -8,8 +8,9 @@ from tests.servers import ProviderServer
 
 def _attempt(browser: BrowserClient, email: str, password: str) -> tuple[int, str]:
     page = browser.get("/login")
-    answer = browser.post("/login", data={**hidden_fields(page.text), "email": email,
-                                          "password": password})
+    answer = browser.post(
+        "/login", data={**hidden_fields(page.text), "email": email, "password": password}
+    )
     return answer.status_code, answer.text
 
 
@@ -18,7 +19,9 @@ def test_account_is_throttled_after_ten_failures_then_even_the_right_password_wa
 ) -> None:
     """Ten wrong passwords empty the account's bucket; the eleventh try is refused with 429
     without checking the password, even when it is right."""
-    server.cli_json("users", "create", "--email", "brute@example.com", "--password", "right-password")
+    server.cli_json(
+        "users", "create", "--email", "brute@example.com", "--password", "right-password"
+    )
     browser = BrowserClient(server.base_url)
     for _ in range(10):
         status, text = _attempt(browser, "brute@example.com", "wrong-password")
@@ -42,7 +45,9 @@ def test_unknown_accounts_are_throttled_alike(server: ProviderServer) -> None:
 
 def test_success_resets_the_account_bucket(server: ProviderServer) -> None:
     """A correct sign-in forgives earlier failures of that account."""
-    server.cli_json("users", "create", "--email", "forgiven@example.com", "--password", "right-password")
+    server.cli_json(
+        "users", "create", "--email", "forgiven@example.com", "--password", "right-password"
+    )
     browser = BrowserClient(server.base_url)
     for _ in range(9):
         assert _attempt(browser, "forgiven@example.com", "wrong-password")[0] == 401

@@ -19,8 +19,9 @@ LOGOUT = "https://rp.example/logged-out"
 OTHER_LOGOUT = "https://other.example/bye"
 
 
-def _client(server: ProviderServer, *, first_party: bool = True,
-            name: str = "web") -> tuple[str, str]:
+def _client(
+    server: ProviderServer, *, first_party: bool = True, name: str = "web"
+) -> tuple[str, str]:
     args = ["clients", "create", "--name", name, "--redirect-uri", REDIRECT, "--logout-uri", LOGOUT]
     if first_party:
         args.append("--first-party")
@@ -32,9 +33,16 @@ def _authorize(browser: BrowserClient, client_id: str, **extra: str) -> tuple[ht
     """Start an authorization and follow it while it stays on the provider."""
     _, challenge = pkce_pair()
     state = secrets.token_urlsafe(8)
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT,
-              "scope": "openid email", "state": state, "code_challenge": challenge,
-              "code_challenge_method": "S256", **extra}
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid email",
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **extra,
+    }
     return browser.follow_local(browser.start(**params)), state
 
 
@@ -64,8 +72,7 @@ def _assert_code(server: ProviderServer, response: httpx.Response, state: str) -
     return params
 
 
-def _assert_error(server: ProviderServer, response: httpx.Response, state: str,
-                  error: str) -> None:
+def _assert_error(server: ProviderServer, response: httpx.Response, state: str, error: str) -> None:
     assert response.status_code == 302, (response.status_code, response.text[:300])
     location = response.headers["location"]
     assert location.startswith(REDIRECT + "?"), location
@@ -76,21 +83,38 @@ def _assert_error(server: ProviderServer, response: httpx.Response, state: str,
     assert "code" not in params
 
 
-def _signed_in(server: ProviderServer, client_id: str, secret: str,
-               email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD,
-               ) -> tuple[BrowserClient, dict[str, Any]]:
+def _signed_in(
+    server: ProviderServer,
+    client_id: str,
+    secret: str,
+    email: str = DEMO_EMAIL,
+    password: str = DEMO_PASSWORD,
+) -> tuple[BrowserClient, dict[str, Any]]:
     """A browser with a session, and the tokens (incl. an ID token) of its sign-in."""
     browser = BrowserClient(server.base_url)
     verifier, challenge = pkce_pair()
     result = browser.sign_in(
-        email, password, response_type="code", client_id=client_id, redirect_uri=REDIRECT,
-        scope="openid email", state="s", code_challenge=challenge, code_challenge_method="S256",
+        email,
+        password,
+        response_type="code",
+        client_id=client_id,
+        redirect_uri=REDIRECT,
+        scope="openid email",
+        state="s",
+        code_challenge=challenge,
+        code_challenge_method="S256",
     )
-    answer = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "authorization_code", "code": result.params["code"],
-        "redirect_uri": REDIRECT, "client_id": client_id, "client_secret": secret,
-        "code_verifier": verifier,
-    })
+    answer = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": result.params["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": client_id,
+            "client_secret": secret,
+            "code_verifier": verifier,
+        },
+    )
     assert answer.status_code == 200, answer.text
     return browser, answer.json()
 
@@ -109,6 +133,7 @@ def _session_alive(server: ProviderServer, browser: BrowserClient, client_id: st
 
 # -- logout -----------------------------------------------------------------------------------
 
+
 def test_logout_with_id_token_hint_redirects_and_ends_the_session(server: ProviderServer) -> None:
     """A valid id_token_hint and a registered post_logout_redirect_uri: straight back to the
     client with state; the session is over, even for a copy of the old cookie."""
@@ -119,9 +144,16 @@ def test_logout_with_id_token_hint_redirects_and_ends_the_session(server: Provid
     assert "provider_session" in old_cookies
 
     state = secrets.token_urlsafe(8)
-    response = browser.get("/oidc/logout?" + urlencode({
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT, "state": state,
-    }))
+    response = browser.get(
+        "/oidc/logout?"
+        + urlencode(
+            {
+                "id_token_hint": tokens["id_token"],
+                "post_logout_redirect_uri": LOGOUT,
+                "state": state,
+            }
+        )
+    )
     assert response.status_code == 302, response.text[:300]
     assert response.headers["location"] == f"{LOGOUT}?{urlencode({'state': state})}"
     assert "provider_session" not in browser.http.cookies
@@ -138,13 +170,27 @@ def test_logout_with_id_token_hint_redirects_and_ends_the_session(server: Provid
 def test_logout_with_post_and_existing_query_in_return_url(server: ProviderServer) -> None:
     """POST works too, and state joins a registered URI's own query with '&'."""
     target = "https://rp.example/out?from=op"
-    created = server.cli_json("clients", "create", "--name", "q", "--first-party",
-                              "--redirect-uri", REDIRECT, "--logout-uri", target)
+    created = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "q",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+        "--logout-uri",
+        target,
+    )
     client_id, secret = created["client_id"], created["client_secret"]
     browser, tokens = _signed_in(server, client_id, secret)
-    response = browser.post("/oidc/logout", data={
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": target, "state": "st",
-    })
+    response = browser.post(
+        "/oidc/logout",
+        data={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": target,
+            "state": "st",
+        },
+    )
     assert response.status_code == 302, response.text[:300]
     assert response.headers["location"] == target + "&state=st"
     assert not _session_alive(server, browser, client_id)
@@ -156,22 +202,43 @@ def test_logout_to_an_unregistered_uri_is_refused(server: ProviderServer) -> Non
     its redirect URI, or another client's logout URI) gets an error page, no redirect, and
     the session survives."""
     client_id, secret = _client(server)
-    other = server.cli_json("clients", "create", "--name", "other", "--first-party",
-                            "--redirect-uri", REDIRECT, "--logout-uri", OTHER_LOGOUT)
+    other = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "other",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+        "--logout-uri",
+        OTHER_LOGOUT,
+    )
     browser, tokens = _signed_in(server, client_id, secret)
     for target in ("https://evil.example/", REDIRECT, OTHER_LOGOUT, LOGOUT + "/x"):
-        response = browser.get("/oidc/logout?" + urlencode({
-            "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": target,
-            "state": "s",
-        }))
+        response = browser.get(
+            "/oidc/logout?"
+            + urlencode(
+                {
+                    "id_token_hint": tokens["id_token"],
+                    "post_logout_redirect_uri": target,
+                    "state": "s",
+                }
+            )
+        )
         assert response.status_code == 400, (target, response.status_code)
         assert "location" not in response.headers
         assert "evil.example" not in response.text
     # client_id naming another client than the hint's: refused too.
-    response = browser.get("/oidc/logout?" + urlencode({
-        "id_token_hint": tokens["id_token"], "client_id": other["client_id"],
-        "post_logout_redirect_uri": OTHER_LOGOUT,
-    }))
+    response = browser.get(
+        "/oidc/logout?"
+        + urlencode(
+            {
+                "id_token_hint": tokens["id_token"],
+                "client_id": other["client_id"],
+                "post_logout_redirect_uri": OTHER_LOGOUT,
+            }
+        )
+    )
     assert response.status_code == 400
     assert "location" not in response.headers
     assert _session_alive(server, browser, client_id)
@@ -183,9 +250,15 @@ def test_logout_with_an_invalid_hint_is_refused(server: ProviderServer) -> None:
     client_id, secret = _client(server)
     browser, tokens = _signed_in(server, client_id, secret)
     head, payload, _ = tokens["id_token"].split(".")
-    response = browser.get("/oidc/logout?" + urlencode({
-        "id_token_hint": f"{head}.{payload}.AAAA", "post_logout_redirect_uri": LOGOUT,
-    }))
+    response = browser.get(
+        "/oidc/logout?"
+        + urlencode(
+            {
+                "id_token_hint": f"{head}.{payload}.AAAA",
+                "post_logout_redirect_uri": LOGOUT,
+            }
+        )
+    )
     assert response.status_code == 400
     assert "location" not in response.headers
     assert _session_alive(server, browser, client_id)
@@ -197,9 +270,16 @@ def test_logout_without_hint_asks_for_confirmation(server: ProviderServer) -> No
     nothing, the real one ends the session and returns to the client with state."""
     client_id, secret = _client(server)
     browser, _ = _signed_in(server, client_id, secret)
-    response = browser.get("/oidc/logout?" + urlencode({
-        "client_id": client_id, "post_logout_redirect_uri": LOGOUT, "state": "st8",
-    }))
+    response = browser.get(
+        "/oidc/logout?"
+        + urlencode(
+            {
+                "client_id": client_id,
+                "post_logout_redirect_uri": LOGOUT,
+                "state": "st8",
+            }
+        )
+    )
     assert response.status_code == 200
     assert 'method="post"' in response.text
     fields = hidden_fields(response.text)
@@ -250,9 +330,15 @@ def test_logout_hint_of_another_user_asks_first(server: ProviderServer) -> None:
     email, password = f"u{time.time_ns()}@example.com", "another-long-password"
     server.cli_json("users", "create", "--email", email, "--password", password)
     browser, _ = _signed_in(server, client_id, secret, email, password)
-    response = browser.get("/oidc/logout?" + urlencode({
-        "id_token_hint": demo_tokens["id_token"], "post_logout_redirect_uri": LOGOUT,
-    }))
+    response = browser.get(
+        "/oidc/logout?"
+        + urlencode(
+            {
+                "id_token_hint": demo_tokens["id_token"],
+                "post_logout_redirect_uri": LOGOUT,
+            }
+        )
+    )
     assert response.status_code == 200
     assert hidden_fields(response.text).get("csrf")
     assert _session_alive(server, browser, client_id)
@@ -263,9 +349,16 @@ def test_logout_without_session_redirects_at_once(server: ProviderServer) -> Non
     """Nobody signed in: nothing to confirm, straight to the registered URI."""
     client_id, _ = _client(server)
     browser = BrowserClient(server.base_url)
-    response = browser.get("/oidc/logout?" + urlencode({
-        "client_id": client_id, "post_logout_redirect_uri": LOGOUT, "state": "z",
-    }))
+    response = browser.get(
+        "/oidc/logout?"
+        + urlencode(
+            {
+                "client_id": client_id,
+                "post_logout_redirect_uri": LOGOUT,
+                "state": "z",
+            }
+        )
+    )
     assert response.status_code == 302
     assert response.headers["location"] == LOGOUT + "?state=z"
     browser.close()
@@ -277,8 +370,9 @@ def test_v2_logout_with_return_to_and_client_id(server: ProviderServer) -> None:
     client_id, secret = _client(server)
     browser, _ = _signed_in(server, client_id, secret)
 
-    refused = browser.get("/v2/logout?" + urlencode({
-        "client_id": client_id, "returnTo": "https://evil.example/"}))
+    refused = browser.get(
+        "/v2/logout?" + urlencode({"client_id": client_id, "returnTo": "https://evil.example/"})
+    )
     assert refused.status_code == 400
     assert "location" not in refused.headers
     assert _session_alive(server, browser, client_id)
@@ -302,6 +396,7 @@ def test_v2_logout_with_return_to_and_client_id(server: ProviderServer) -> None:
 
 # -- consent ----------------------------------------------------------------------------------
 
+
 def test_third_party_consent_is_asked_then_remembered(server: ProviderServer) -> None:
     """A third-party client gets a consent page naming it and the scopes; Allow gives a code
     that exchanges; the same (or fewer) scopes later need no consent, new scopes do."""
@@ -318,10 +413,17 @@ def test_third_party_consent_is_asked_then_remembered(server: ProviderServer) ->
 
     allowed = browser.follow_local(browser.consent(response, "allow"))
     params = _assert_code(server, allowed, state)
-    answer = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": REDIRECT,
-        "client_id": client_id, "client_secret": secret, "code_verifier": verifier,
-    })
+    answer = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": client_id,
+            "client_secret": secret,
+            "code_verifier": verifier,
+        },
+    )
     assert answer.status_code == 200, answer.text
     _, claims = decode_verified(answer.json()["id_token"], server.base_url)
     assert claims["aud"] == client_id
@@ -403,6 +505,7 @@ def test_prompt_none_without_consent_is_consent_required(server: ProviderServer)
 
 # -- prompt, max_age, audience ---------------------------------------------------------------
 
+
 def test_prompt_none_without_session_is_login_required(server: ProviderServer) -> None:
     """No session and prompt=none: error=login_required (with state and iss), no login page."""
     client_id, _ = _client(server)
@@ -417,9 +520,16 @@ def test_prompt_none_with_session_returns_a_code_directly(server: ProviderServer
     client_id, secret = _client(server)
     browser, _ = _signed_in(server, client_id, secret)
     _, challenge = pkce_pair()
-    first_hop = browser.start(response_type="code", client_id=client_id, redirect_uri=REDIRECT,
-                              scope="openid email", state="direct", prompt="none",
-                              code_challenge=challenge, code_challenge_method="S256")
+    first_hop = browser.start(
+        response_type="code",
+        client_id=client_id,
+        redirect_uri=REDIRECT,
+        scope="openid email",
+        state="direct",
+        prompt="none",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
     _assert_code(server, first_hop, "direct")
     browser.close()
 
@@ -436,10 +546,17 @@ def test_prompt_login_shows_the_login_page_again(server: ProviderServer) -> None
     assert _is_login_page(response)
     done = browser.follow_local(browser.login(response, DEMO_EMAIL, DEMO_PASSWORD))
     params = _assert_code(server, done, state)
-    answer = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": REDIRECT,
-        "client_id": client_id, "client_secret": secret, "code_verifier": verifier,
-    })
+    answer = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT,
+            "client_id": client_id,
+            "client_secret": secret,
+            "code_verifier": verifier,
+        },
+    )
     assert answer.status_code == 200, answer.text
     _, second = decode_verified(answer.json()["id_token"], server.base_url)
     assert second["auth_time"] > first["auth_time"]

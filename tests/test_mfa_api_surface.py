@@ -69,10 +69,16 @@ def _attribute_docstrings(source: Path) -> dict[str, str]:
     body = ast.parse(source.read_text()).body
     found: dict[str, str] = {}
     for statement, following in zip(body, body[1:], strict=False):
-        targets = statement.targets if isinstance(statement, ast.Assign) else (
-            [statement.target] if isinstance(statement, ast.AnnAssign) else [])
-        if (isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
-                and isinstance(following.value.value, str)):
+        targets = (
+            statement.targets
+            if isinstance(statement, ast.Assign)
+            else ([statement.target] if isinstance(statement, ast.AnnAssign) else [])
+        )
+        if (
+            isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
             for target in targets:
                 if isinstance(target, ast.Name):
                     found[target.id] = following.value.value
@@ -106,14 +112,36 @@ def test_value_types_are_frozen_with_pinned_fields() -> None:
     order (positional construction is part of the API)."""
     expected = {
         "UserView": ["id", "email", "email_verified", "name"],
-        "Authenticator": ["id", "factor_id", "authenticator_type", "name", "active",
-                          "oob_channel", "implicit"],
+        "Authenticator": [
+            "id",
+            "factor_id",
+            "authenticator_type",
+            "name",
+            "active",
+            "oob_channel",
+            "implicit",
+        ],
         "Challenge": ["authenticator_id", "prompt", "input_label", "input_mode", "details"],
         "Verdict": ["accepted", "message", "new_secret"],
-        "Enrollment": ["authenticator_id", "instructions", "secret", "uri", "qr_svg",
-                       "input_label", "input_mode"],
-        "StoredAuthenticator": ["id", "user_id", "name", "secret", "data", "counter",
-                                "confirmed", "created_at"],
+        "Enrollment": [
+            "authenticator_id",
+            "instructions",
+            "secret",
+            "uri",
+            "qr_svg",
+            "input_label",
+            "input_mode",
+        ],
+        "StoredAuthenticator": [
+            "id",
+            "user_id",
+            "name",
+            "secret",
+            "data",
+            "counter",
+            "confirmed",
+            "created_at",
+        ],
     }
     for name, fields in expected.items():
         cls = getattr(provider.mfa, name)
@@ -141,12 +169,12 @@ FACTOR_METHODS = {
     "list_authenticators": "(self, user: 'UserView') -> 'list[Authenticator]'",
     "begin_enrollment": "(self, user: 'UserView') -> 'Enrollment'",
     "confirm_enrollment": "(self, user: 'UserView', authenticator_id: 'str', response: 'str')"
-                          " -> 'Verdict'",
+    " -> 'Verdict'",
     "provision": "(self, user: 'UserView') -> 'list[str]'",
     "challenge": "(self, user: 'UserView', authenticator: 'Authenticator', "
-                 "transaction_id: 'str') -> 'Challenge'",
+    "transaction_id: 'str') -> 'Challenge'",
     "verify": "(self, user: 'UserView', authenticator: 'Authenticator', transaction_id: 'str', "
-              "response: 'str') -> 'Verdict'",
+    "response: 'str') -> 'Verdict'",
 }
 
 
@@ -154,8 +182,11 @@ def test_factor_base_class_is_pinned() -> None:
     """Factor's overridable methods keep their signatures (all async but validate_settings, a
     classmethod), only challenge and verify are abstract, and the class attributes a plugin
     sets are declared with these defaults."""
-    public = sorted(name for name, value in vars(Factor).items()
-                    if not name.startswith("_") and callable(getattr(Factor, name)))
+    public = sorted(
+        name
+        for name, value in vars(Factor).items()
+        if not name.startswith("_") and callable(getattr(Factor, name))
+    )
     assert public == sorted(FACTOR_METHODS)
     for name, signature in FACTOR_METHODS.items():
         method = getattr(Factor, name)
@@ -165,8 +196,15 @@ def test_factor_base_class_is_pinned() -> None:
     assert isinstance(vars(Factor)["validate_settings"], classmethod)
     assert Factor.__abstractmethods__ == frozenset({"challenge", "verify"})
     declared = set(inspect.get_annotations(Factor))
-    assert declared == {"id", "display_name", "authenticator_type", "oob_channel",
-                        "independent", "amr", "enrollable"}
+    assert declared == {
+        "id",
+        "display_name",
+        "authenticator_type",
+        "oob_channel",
+        "independent",
+        "amr",
+        "enrollable",
+    }
     assert (Factor.oob_channel, Factor.enrollable) == (None, True)
     assert str(inspect.signature(Factor.__init__)) == "(self, context: 'FactorContext') -> 'None'"
 
@@ -179,16 +217,22 @@ PROTOCOLS = {
 
 
 def _methods(cls: type) -> dict[str, Any]:
-    return {name: value for name, value in vars(cls).items()
-            if callable(value) and not name.startswith("_")}
+    return {
+        name: value
+        for name, value in vars(cls).items()
+        if callable(value) and not name.startswith("_")
+    }
 
 
 def test_protocols_are_pinned_and_met_by_the_real_context() -> None:
     """The protocols keep their methods, and what provider really hands a plugin
     (PluginContext, FactorAuthenticatorStorage, NamespacedLimiter) has each of them with the
     same signature, async where the protocol is."""
-    implementations = {AuthenticatorStorage: FactorAuthenticatorStorage,
-                       RateLimiter: NamespacedLimiter, FactorContext: PluginContext}
+    implementations = {
+        AuthenticatorStorage: FactorAuthenticatorStorage,
+        RateLimiter: NamespacedLimiter,
+        FactorContext: PluginContext,
+    }
     for protocol, names in PROTOCOLS.items():
         assert sorted(_methods(protocol)) == names, protocol.__name__
         implementation = implementations[protocol]
@@ -198,8 +242,14 @@ def test_protocols_are_pinned_and_met_by_the_real_context() -> None:
             asynchronous = protocol is not FactorContext
             assert inspect.iscoroutinefunction(real) == asynchronous, (protocol, name)
     context_fields = set(inspect.get_annotations(FactorContext))
-    assert context_fields == {"factor_id", "settings", "issuer", "service_name",
-                              "authenticators", "limiter"}
+    assert context_fields == {
+        "factor_id",
+        "settings",
+        "issuer",
+        "service_name",
+        "authenticators",
+        "limiter",
+    }
     real_fields = {field.name for field in dataclasses.fields(PluginContext)}
     assert context_fields <= real_fields
 

@@ -43,6 +43,7 @@ def _installed() -> dict[str, tuple[type[Factor], str, str]]:
 
 # -- build_registry ----------------------------------------------------------------------------
 
+
 def test_defaults_enable_the_first_party_factors_in_order() -> None:
     """With no configuration otp and recovery-code are enabled, third-party factors are not,
     and first-party factors come first."""
@@ -55,10 +56,13 @@ def test_defaults_enable_the_first_party_factors_in_order() -> None:
 def test_order_and_settings_are_applied() -> None:
     """`order` sets the preference order; a factor's table enables it and carries its
     validated settings."""
-    registry = build_registry({
-        "order": ["example-pin", "recovery-code"],
-        "factors": {"example-pin": {"enabled": True, "length": 8}, "otp": {"window": 0}},
-    }, _installed())
+    registry = build_registry(
+        {
+            "order": ["example-pin", "recovery-code"],
+            "factors": {"example-pin": {"enabled": True, "length": 8}, "otp": {"window": 0}},
+        },
+        _installed(),
+    )
     assert registry.ids == ["example-pin", "recovery-code", "otp"]
     pin = registry.get("example-pin")
     assert pin is not None and pin.enabled_by_config and pin.settings == {"length": 8}
@@ -66,24 +70,28 @@ def test_order_and_settings_are_applied() -> None:
     assert registry.get("otp").settings == {"window": 0}  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("config", "named"), [
-    ({"order": ["otp", "nope"]}, "mfa.order"),
-    ({"factors": {"nope": {"enabled": True}}}, "mfa.factors.nope"),
-    ({"order": ["otp", "recovery-code", "otp"]}, "mfa.order"),
-    ({"order": "otp"}, "mfa.order"),
-    ({"factors": {"otp": {"enabled": "yes"}}}, "mfa.factors.otp.enabled"),
-    ({"factors": {"otp": {"window": 9}}}, "mfa.factors.otp: window"),
-    ({"factors": {"otp": {"colour": "red"}}}, "mfa.factors.otp: unknown setting(s): colour"),
-    ({"factors": {"example-pin": {"length": "8"}}}, "mfa.factors.example-pin: length"),
-    ({"factors": {"recovery-code": {"window": 1}}}, "mfa.factors.recovery-code: unknown"),
-    ({"factors": {"otp": 5}}, "mfa.factors.otp"),
-    ({"factors": ["otp"]}, "mfa.factors"),
-    ({"factors": {"otp": {"enabled": False}}}, "mfa.factors"),
-    ({"policy": "always"}, "mfa.policy"),
-    ({"orders": ["otp"]}, "mfa: unknown setting(s) orders"),
-])
-def test_configuration_mistakes_are_one_line_naming_the_key(config: dict[str, Any],
-                                                            named: str) -> None:
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"order": ["otp", "nope"]}, "mfa.order"),
+        ({"factors": {"nope": {"enabled": True}}}, "mfa.factors.nope"),
+        ({"order": ["otp", "recovery-code", "otp"]}, "mfa.order"),
+        ({"order": "otp"}, "mfa.order"),
+        ({"factors": {"otp": {"enabled": "yes"}}}, "mfa.factors.otp.enabled"),
+        ({"factors": {"otp": {"window": 9}}}, "mfa.factors.otp: window"),
+        ({"factors": {"otp": {"colour": "red"}}}, "mfa.factors.otp: unknown setting(s): colour"),
+        ({"factors": {"example-pin": {"length": "8"}}}, "mfa.factors.example-pin: length"),
+        ({"factors": {"recovery-code": {"window": 1}}}, "mfa.factors.recovery-code: unknown"),
+        ({"factors": {"otp": 5}}, "mfa.factors.otp"),
+        ({"factors": ["otp"]}, "mfa.factors"),
+        ({"factors": {"otp": {"enabled": False}}}, "mfa.factors"),
+        ({"policy": "always"}, "mfa.policy"),
+        ({"orders": ["otp"]}, "mfa: unknown setting(s) orders"),
+    ],
+)
+def test_configuration_mistakes_are_one_line_naming_the_key(
+    config: dict[str, Any], named: str
+) -> None:
     """Each mistake raises RegistryError with a single line that starts with the key at fault."""
     with pytest.raises(RegistryError) as caught:
         build_registry(config, _installed())
@@ -105,15 +113,18 @@ def test_error_messages_name_the_culprit() -> None:
 def test_dependent_factor_rule_is_satisfied_by_any_independent_factor() -> None:
     """recovery-code may stay enabled when otp is off if another independent factor is on;
     with every factor off the configuration is valid too."""
-    registry = build_registry({"factors": {"otp": {"enabled": False},
-                                           "example-pin": {"enabled": True}}}, _installed())
+    registry = build_registry(
+        {"factors": {"otp": {"enabled": False}, "example-pin": {"enabled": True}}}, _installed()
+    )
     assert [i.id for i in registry if i.enabled_by_config] == ["recovery-code", "example-pin"]
-    nothing = build_registry({"factors": {"otp": {"enabled": False},
-                                          "recovery-code": {"enabled": False}}}, _installed())
+    nothing = build_registry(
+        {"factors": {"otp": {"enabled": False}, "recovery-code": {"enabled": False}}}, _installed()
+    )
     assert not any(info.enabled_by_config for info in nothing)
 
 
 # -- discover ----------------------------------------------------------------------------------
+
 
 @dataclass
 class FakeDist:
@@ -138,9 +149,11 @@ class FakeEntryPoint:
 def test_discover_lists_classes_with_their_distribution() -> None:
     """Entry points become {id: (class, distribution, version)}; the same distribution seen
     twice on sys.path counts once."""
-    points = [FakeEntryPoint("otp", FakeDist("provider", "2.0"), TotpFactor),
-              FakeEntryPoint("otp", FakeDist("provider", "2.0"), TotpFactor),
-              FakeEntryPoint("recovery-code", None, RecoveryCodeFactor)]
+    points = [
+        FakeEntryPoint("otp", FakeDist("provider", "2.0"), TotpFactor),
+        FakeEntryPoint("otp", FakeDist("provider", "2.0"), TotpFactor),
+        FakeEntryPoint("recovery-code", None, RecoveryCodeFactor),
+    ]
     assert discover(points) == {  # type: ignore[arg-type]
         "otp": (TotpFactor, "provider", "2.0"),
         "recovery-code": (RecoveryCodeFactor, "unknown", "unknown"),
@@ -149,8 +162,10 @@ def test_discover_lists_classes_with_their_distribution() -> None:
 
 def test_discover_refuses_one_id_from_two_distributions() -> None:
     """Two distributions providing the same factor id stop start-up, naming both."""
-    points = [FakeEntryPoint("otp", FakeDist("provider"), TotpFactor),
-              FakeEntryPoint("otp", FakeDist("evil-otp"), TotpFactor)]
+    points = [
+        FakeEntryPoint("otp", FakeDist("provider"), TotpFactor),
+        FakeEntryPoint("otp", FakeDist("evil-otp"), TotpFactor),
+    ]
     with pytest.raises(RegistryError, match=r"'otp' is provided twice: by provider and by evil"):
         discover(points)  # type: ignore[arg-type]
 
@@ -159,12 +174,17 @@ class NotAFactor:
     id = "weird"
 
 
-@pytest.mark.parametrize(("point", "says"), [
-    (FakeEntryPoint("otp", FakeDist("broken"), ImportError("no module named segno")),
-     "'otp' (broken) failed to load: no module named segno"),
-    (FakeEntryPoint("weird", FakeDist("odd"), NotAFactor), "is not a subclass"),
-    (FakeEntryPoint("totp", FakeDist("odd"), TotpFactor), "declares id 'otp'"),
-])
+@pytest.mark.parametrize(
+    ("point", "says"),
+    [
+        (
+            FakeEntryPoint("otp", FakeDist("broken"), ImportError("no module named segno")),
+            "'otp' (broken) failed to load: no module named segno",
+        ),
+        (FakeEntryPoint("weird", FakeDist("odd"), NotAFactor), "is not a subclass"),
+        (FakeEntryPoint("totp", FakeDist("odd"), TotpFactor), "declares id 'otp'"),
+    ],
+)
 def test_discover_refuses_unusable_plugins(point: FakeEntryPoint, says: str) -> None:
     """A plugin that fails to import, is not a Factor, or whose id differs from its entry-point
     name is refused with one line."""
@@ -204,7 +224,10 @@ def test_serve_refuses_a_bad_mfa_configuration(tmp_path: Path, case: str) -> Non
     try:
         result = subprocess.run(
             [sys.executable, "-m", "provider.cli", "serve", "--port", str(free_port())],
-            env=server.env(), capture_output=True, text=True, timeout=60,
+            env=server.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         dispose(server)
@@ -232,6 +255,7 @@ def test_migrate_and_factor_commands_refuse_a_bad_mfa_configuration(tmp_path: Pa
 
 # -- the CLI against a server ------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServer]:
     instance = new_server(tmp_path_factory.mktemp("mfa-cli"))
@@ -243,8 +267,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServer]
 
 @pytest.fixture(scope="module")
 def client_id(server: ProviderServer) -> str:
-    return server.cli_json("clients", "create", "--name", "rp", "--public", "--first-party",
-                           "--redirect-uri", REDIRECT)["client_id"]
+    return server.cli_json(
+        "clients", "create", "--name", "rp", "--public", "--first-party", "--redirect-uri", REDIRECT
+    )["client_id"]
 
 
 def _factor_rows(server: ProviderServer) -> dict[str, dict[str, Any]]:
@@ -253,8 +278,7 @@ def _factor_rows(server: ProviderServer) -> dict[str, dict[str, Any]]:
 
 def _enrolled_user(server: ProviderServer, client_id: str, email: str) -> tuple[str, str]:
     """Create a user and enroll TOTP on the hosted pages; (TOTP secret, recovery code)."""
-    server.cli_json("users", "create", "--email", email, "--password", PASSWORD,
-                    "--email-verified")
+    server.cli_json("users", "create", "--email", email, "--password", PASSWORD, "--email-verified")
     started = start_login(server.base_url, client_id, REDIRECT, email, PASSWORD)
     assert "Secure your account" in started.response.text
     page = submit(started.browser, started.response, "/mfa/enroll", factor="otp")
@@ -273,8 +297,12 @@ def test_factors_list_shows_every_installed_factor(server: ProviderServer) -> No
     assert [row["id"] for row in rows] == ["otp", "recovery-code", "example-pin"]
     by_id = {row["id"]: row for row in rows}
     assert by_id["otp"] == {
-        "id": "otp", "name": "Authenticator app", "distribution": "provider",
-        "version": version("provider"), "enabled": True, "independent": True,
+        "id": "otp",
+        "name": "Authenticator app",
+        "distribution": "provider",
+        "version": version("provider"),
+        "enabled": True,
+        "independent": True,
         "authenticator_type": "otp",
     }
     codes = by_id["recovery-code"]
@@ -282,12 +310,16 @@ def test_factors_list_shows_every_installed_factor(server: ProviderServer) -> No
     pin = by_id["example-pin"]
     assert (pin["distribution"], pin["version"]) == ("provider-example-factor", "0.1.0")
     assert (pin["enabled"], pin["independent"], pin["name"]) == (
-        False, True, "Security PIN (example plugin)")
+        False,
+        True,
+        "Security PIN (example plugin)",
+    )
 
     text = server.cli("factors", "list").stdout.splitlines()
     assert len(text) == 3
-    assert re.match(r"example-pin\s+disabled\s+independent\s+provider-example-factor 0\.1\.0",
-                    text[2]), text
+    assert re.match(
+        r"example-pin\s+disabled\s+independent\s+provider-example-factor 0\.1\.0", text[2]
+    ), text
 
 
 def test_mfa_policy_shows_and_sets(tmp_path: Path) -> None:
@@ -313,21 +345,37 @@ def test_toggles_keep_the_dependent_factor_rule_and_apply_at_once(tmp_path: Path
     running.start()
     try:
         running.cli("mfa", "policy", "always")
-        rp = running.cli_json("clients", "create", "--name", "rp", "--public", "--first-party",
-                              "--redirect-uri", REDIRECT)["client_id"]
+        rp = running.cli_json(
+            "clients",
+            "create",
+            "--name",
+            "rp",
+            "--public",
+            "--first-party",
+            "--redirect-uri",
+            REDIRECT,
+        )["client_id"]
 
         refused = running.cli("factors", "disable", "otp", check=False)
         assert refused.returncode != 0
         assert "otp is the last independent factor and recovery-code depends on it" in (
-            refused.stderr)
+            refused.stderr
+        )
         assert _factor_rows(running)["otp"]["enabled"] is True
 
         # With the PIN enabled (independent too), otp may go.
         enabled = running.cli("factors", "enable", "example-pin").stdout.strip()
         assert enabled == "example-pin enabled"
         assert running.cli("factors", "disable", "otp").stdout.strip() == "otp disabled"
-        running.cli_json("users", "create", "--email", "toggle@example.com", "--password",
-                         PASSWORD, "--email-verified")
+        running.cli_json(
+            "users",
+            "create",
+            "--email",
+            "toggle@example.com",
+            "--password",
+            PASSWORD,
+            "--email-verified",
+        )
         started = start_login(running.base_url, rp, REDIRECT, "toggle@example.com", PASSWORD)
         assert "Security PIN (example plugin)" in started.response.text
         assert "Authenticator app" not in started.response.text
@@ -356,7 +404,10 @@ def test_toggles_keep_the_dependent_factor_rule_and_apply_at_once(tmp_path: Path
         running.cli("factors", "enable", "recovery-code")
         rows = _factor_rows(running)
         assert [rows[i]["enabled"] for i in ("otp", "recovery-code", "example-pin")] == [
-            True, True, False]
+            True,
+            True,
+            False,
+        ]
     finally:
         dispose(running)
 
@@ -398,8 +449,7 @@ def test_mfa_recovery_code_replaces_the_old_one(server: ProviderServer, client_i
     (new,) = printed.split()
     assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", new) and new != old
 
-    started = start_login(server.base_url, client_id, REDIRECT, "forgetful@example.com",
-                          PASSWORD)
+    started = start_login(server.base_url, client_id, REDIRECT, "forgetful@example.com", PASSWORD)
     tx = hidden_fields(started.response.text)["t"]
     methods = started.browser.get(f"/mfa/methods?t={tx}")
     rc_id = re.search(r'name="authenticator_id" value="(recovery-code\|[^"]*)"', methods.text)

@@ -37,14 +37,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServer]
 
 @pytest.fixture(scope="module")
 def client_id(server: ProviderServer) -> str:
-    return server.cli_json("clients", "create", "--name", "rp", "--public", "--first-party",
-                           "--redirect-uri", REDIRECT)["client_id"]
+    return server.cli_json(
+        "clients", "create", "--name", "rp", "--public", "--first-party", "--redirect-uri", REDIRECT
+    )["client_id"]
 
 
 def _enrolled_user(server: ProviderServer, client_id: str, email: str) -> str:
     """Create a user and enroll TOTP through the hosted pages; returns the TOTP secret."""
-    server.cli_json("users", "create", "--email", email, "--password", PASSWORD,
-                    "--email-verified")
+    server.cli_json("users", "create", "--email", email, "--password", PASSWORD, "--email-verified")
     started = start_login(server.base_url, client_id, REDIRECT, email, PASSWORD)
     assert "Secure your account" in started.response.text
     page = submit(started.browser, started.response, "/mfa/enroll", factor="otp")
@@ -108,7 +108,8 @@ def _succeeded(response: httpx.Response) -> bool:
 
 
 def test_five_wrong_answers_burn_the_challenge_until_a_new_one(
-        server: ProviderServer, client_id: str) -> None:
+    server: ProviderServer, client_id: str
+) -> None:
     """After 5 wrong answers to one challenge even the right code is refused as burned (400);
     choosing the method again issues a new challenge that accepts answers."""
     secret = _enrolled_user(server, client_id, "burn@example.com")
@@ -129,7 +130,8 @@ def test_five_wrong_answers_burn_the_challenge_until_a_new_one(
 
 
 def test_failure_bucket_survives_new_challenges_and_sign_ins(
-        server: ProviderServer, client_id: str) -> None:
+    server: ProviderServer, client_id: str
+) -> None:
     """10 failures across challenges exhaust the per-user bucket: the next answer, even the
     right code, gets 429, and neither a new challenge nor a new sign-in refills it."""
     secret = _enrolled_user(server, client_id, "bucket@example.com")
@@ -178,16 +180,21 @@ def test_right_code_empties_the_failure_bucket(server: ProviderServer, client_id
     assert throttled.status_code == 429 and THROTTLED in throttled.text
 
 
-def _post_in_parallel(browser: BrowserClient, page: httpx.Response, codes: list[str]
-                      ) -> list[httpx.Response]:
+def _post_in_parallel(
+    browser: BrowserClient, page: httpx.Response, codes: list[str]
+) -> list[httpx.Response]:
     """POST /mfa/verify once per code, all at the same moment, each from its own connection
     carrying the cookies of the same browser."""
     fields = hidden_fields(page.text)
     barrier = threading.Barrier(len(codes))
 
     def post(code: str) -> httpx.Response:
-        with httpx.Client(base_url=browser.base_url, cookies=browser.http.cookies,
-                          follow_redirects=False, timeout=60) as http:
+        with httpx.Client(
+            base_url=browser.base_url,
+            cookies=browser.http.cookies,
+            follow_redirects=False,
+            timeout=60,
+        ) as http:
             barrier.wait()
             return http.post("/mfa/verify", data={**fields, "code": code})
 
@@ -196,7 +203,8 @@ def _post_in_parallel(browser: BrowserClient, page: httpx.Response, codes: list[
 
 
 def test_parallel_wrong_answers_cannot_exceed_the_attempt_limit(
-        server: ProviderServer, client_id: str) -> None:
+    server: ProviderServer, client_id: str
+) -> None:
     """10 wrong answers posted at once to one challenge: at most 5 are evaluated (401), the
     others are refused as burned or throttled, none fails with a server error, and all 10
     were charged to the user's failure bucket."""
@@ -233,7 +241,8 @@ def test_parallel_right_answers_succeed_once(server: ProviderServer, client_id: 
 
 
 def test_completed_transaction_shows_the_expiry_page(
-        server: ProviderServer, client_id: str) -> None:
+    server: ProviderServer, client_id: str
+) -> None:
     """Once an MFA transaction succeeded, its pages and forms show the expiry page (400),
     never a 500, and the old form cannot be answered again."""
     secret = _enrolled_user(server, client_id, "spent@example.com")
@@ -245,10 +254,12 @@ def test_completed_transaction_shows_the_expiry_page(
     for url in (f"/mfa?t={tx}", f"/mfa/methods?t={tx}", f"/mfa/enroll?t={tx}"):
         answer = started.browser.get(url)
         assert answer.status_code == 400 and EXPIRED in answer.text, url
-    for action, extra in (("/mfa/verify", {"code": _right(secret)}),
-                          ("/mfa/select", {"authenticator_id": "otp|x"}),
-                          ("/mfa/enroll", {"factor": "otp"}),
-                          ("/mfa/enroll/confirm", {"code": "123456"})):
+    for action, extra in (
+        ("/mfa/verify", {"code": _right(secret)}),
+        ("/mfa/select", {"authenticator_id": "otp|x"}),
+        ("/mfa/enroll", {"factor": "otp"}),
+        ("/mfa/enroll/confirm", {"code": "123456"}),
+    ):
         answer = started.browser.post(action, data={**hidden_fields(challenge.text), **extra})
         assert answer.status_code == 400 and EXPIRED in answer.text, action
 
@@ -277,15 +288,23 @@ def test_tampered_forms_get_a_clear_4xx_page(server: ProviderServer, client_id: 
     assert _succeeded(_answer(browser, challenge, _right(secret)))
 
     # Enrollment forms of a user with nothing enrolled yet.
-    server.cli_json("users", "create", "--email", "tamper-new@example.com", "--password",
-                    PASSWORD, "--email-verified")
+    server.cli_json(
+        "users",
+        "create",
+        "--email",
+        "tamper-new@example.com",
+        "--password",
+        PASSWORD,
+        "--email-verified",
+    )
     fresh = start_login(server.base_url, client_id, REDIRECT, "tamper-new@example.com", PASSWORD)
     assert "Secure your account" in fresh.response.text
     for factor in ("nope", "recovery-code", ""):
         answer = submit(fresh.browser, fresh.response, "/mfa/enroll", factor=factor)
         assert answer.status_code == 400 and "Cannot set up this method" in answer.text, factor
-    no_csrf = fresh.browser.post("/mfa/enroll", data={"t": hidden_fields(fresh.response.text)["t"],
-                                                      "factor": "otp"})
+    no_csrf = fresh.browser.post(
+        "/mfa/enroll", data={"t": hidden_fields(fresh.response.text)["t"], "factor": "otp"}
+    )
     assert no_csrf.status_code == 400 and "This form has expired" in no_csrf.text
     # Confirming an enrollment that was never started is refused too.
     unstarted = submit(fresh.browser, fresh.response, "/mfa/enroll/confirm", code="123456")

@@ -34,8 +34,18 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 ALICE = UserView(id="usr_alice", email="alice@example.com", email_verified=True)
 BOB = UserView(id="usr_bob", email="bob@example.com", email_verified=True)
 RFC4226_SECRET = b"12345678901234567890"
-RFC4226_CODES = ["755224", "287082", "359152", "969429", "338314",
-                 "254676", "287922", "162583", "399871", "520489"]
+RFC4226_CODES = [
+    "755224",
+    "287082",
+    "359152",
+    "969429",
+    "338314",
+    "254676",
+    "287922",
+    "162583",
+    "399871",
+    "520489",
+]
 
 
 def blocks(language: str) -> list[str]:
@@ -57,8 +67,11 @@ def example() -> types.ModuleType:
 
 @pytest.fixture
 def factor_class(example: types.ModuleType) -> type[Factor]:
-    classes = [value for value in vars(example).values()
-               if isinstance(value, type) and issubclass(value, Factor) and value is not Factor]
+    classes = [
+        value
+        for value in vars(example).values()
+        if isinstance(value, type) and issubclass(value, Factor) and value is not Factor
+    ]
     assert len(classes) == 1, classes
     return classes[0]
 
@@ -89,11 +102,13 @@ def stale(key_b32: str, counter: int, first: int, look_ahead: int) -> str:
 
 
 def as_authenticator(factor: Factor, authenticator_id: str) -> Authenticator:
-    return Authenticator(id=authenticator_id, factor_id=factor.id,
-                         authenticator_type=factor.authenticator_type)
+    return Authenticator(
+        id=authenticator_id, factor_id=factor.id, authenticator_type=factor.authenticator_type
+    )
 
 
 # -- the document -------------------------------------------------------------------------------
+
 
 def test_doc_names_every_public_api_name() -> None:
     text = DOC.read_text()
@@ -109,12 +124,21 @@ def test_doc_has_no_python_block_before_the_example() -> None:
     # It imports only the public API (and the standard library).
     imports = re.findall(r"^(?:from|import) ([\w.]+)", first, re.M)
     assert {name.split(".")[0] for name in imports} <= {
-        "__future__", "base64", "hashlib", "hmac", "secrets", "collections", "typing", "urllib",
-        "provider"}
+        "__future__",
+        "base64",
+        "hashlib",
+        "hmac",
+        "secrets",
+        "collections",
+        "typing",
+        "urllib",
+        "provider",
+    }
     assert [name for name in imports if name.startswith("provider")] == ["provider.mfa"]
 
 
 # -- the example plugin -------------------------------------------------------------------------
+
 
 def test_hotp_matches_rfc4226(example: types.ModuleType) -> None:
     assert [example.hotp(RFC4226_SECRET, i) for i in range(10)] == RFC4226_CODES
@@ -131,9 +155,13 @@ def test_class_attributes(factor_class: type[Factor]) -> None:
 def test_settings_validation(factor_class: type[Factor]) -> None:
     assert factor_class.validate_settings({}) == {"look_ahead": 10}
     assert factor_class.validate_settings({"look_ahead": 50}) == {"look_ahead": 50}
-    for bad, named in [({"look_ahead": 0}, "look_ahead"), ({"look_ahead": 51}, "look_ahead"),
-                       ({"look_ahead": True}, "look_ahead"), ({"look_ahead": "5"}, "look_ahead"),
-                       ({"window": 1}, "window")]:
+    for bad, named in [
+        ({"look_ahead": 0}, "look_ahead"),
+        ({"look_ahead": 51}, "look_ahead"),
+        ({"look_ahead": True}, "look_ahead"),
+        ({"look_ahead": "5"}, "look_ahead"),
+        ({"window": 1}, "window"),
+    ]:
         with pytest.raises(FactorConfigError, match=named):
             factor_class.validate_settings(bad)
 
@@ -157,8 +185,9 @@ def test_enroll_challenge_verify(factor_class: type[Factor]) -> None:
             assert not verdict.accepted and verdict.message == "The code is invalid."
         with pytest.raises(EnrollmentError):  # not Bob's enrollment
             await factor.confirm_enrollment(BOB, enrollment.authenticator_id, code_at(key, 0))
-        accepted = await factor.confirm_enrollment(ALICE, enrollment.authenticator_id,
-                                                   f" {code_at(key, 0)} ")
+        accepted = await factor.confirm_enrollment(
+            ALICE, enrollment.authenticator_id, f" {code_at(key, 0)} "
+        )
         assert accepted.accepted and accepted.new_secret is None
         with pytest.raises(EnrollmentError):  # confirmed once only
             await factor.confirm_enrollment(ALICE, enrollment.authenticator_id, code_at(key, 1))
@@ -197,11 +226,13 @@ def test_a_code_is_accepted_once_under_concurrency(factor_class: type[Factor]) -
         factor: Any = make_factor(factor_class)
         enrollment = await factor.begin_enrollment(ALICE)
         key = enrollment.secret
-        assert (await factor.confirm_enrollment(ALICE, enrollment.authenticator_id,
-                                                code_at(key, 0))).accepted
+        assert (
+            await factor.confirm_enrollment(ALICE, enrollment.authenticator_id, code_at(key, 0))
+        ).accepted
         auth = as_authenticator(factor, enrollment.authenticator_id)
-        verdicts = await asyncio.gather(*[factor.verify(ALICE, auth, "txn", code_at(key, 1))
-                                          for _ in range(5)])
+        verdicts = await asyncio.gather(
+            *[factor.verify(ALICE, auth, "txn", code_at(key, 1)) for _ in range(5)]
+        )
         assert sum(v.accepted for v in verdicts) == 1
 
     run(scenario())
@@ -214,10 +245,12 @@ def test_a_new_enrollment_discards_the_abandoned_one(factor_class: type[Factor])
         second = await factor.begin_enrollment(ALICE)
         assert first.secret != second.secret
         with pytest.raises(EnrollmentError):
-            await factor.confirm_enrollment(ALICE, first.authenticator_id,
-                                            code_at(first.secret, 0))
-        assert (await factor.confirm_enrollment(ALICE, second.authenticator_id,
-                                                code_at(second.secret, 0))).accepted
+            await factor.confirm_enrollment(ALICE, first.authenticator_id, code_at(first.secret, 0))
+        assert (
+            await factor.confirm_enrollment(
+                ALICE, second.authenticator_id, code_at(second.secret, 0)
+            )
+        ).accepted
         rows = await factor.context.authenticators.list(ALICE.id, confirmed_only=False)
         assert [r.id for r in rows] == [second.authenticator_id]
 
@@ -226,8 +259,10 @@ def test_a_new_enrollment_discards_the_abandoned_one(factor_class: type[Factor])
 
 # -- packaging and configuration snippets ------------------------------------------------------
 
+
 def test_entry_point_of_the_doc_loads_through_the_registry(
-        example: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    example: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The pyproject.toml snippet's entry point, resolved by provider's own discovery."""
     pyprojects = [tomllib.loads(b) for b in blocks("toml") if "[build-system]" in b]
     assert len(pyprojects) == 1
@@ -236,8 +271,12 @@ def test_entry_point_of_the_doc_loads_through_the_registry(
     assert pyprojects[0]["tool"]["setuptools"]["packages"] == ["provider_hotp"]
 
     monkeypatch.setitem(sys.modules, "provider_hotp", example)
-    found = discover([EntryPoint(name=name, value=value, group="provider.factors")
-                      for name, value in points.items()])
+    found = discover(
+        [
+            EntryPoint(name=name, value=value, group="provider.factors")
+            for name, value in points.items()
+        ]
+    )
     assert found["hotp"][0] is example.HotpFactor
 
 

@@ -18,7 +18,13 @@ FULL_SCOPE = "openid email offline_access"
 
 def _confidential(server: ProviderServer, name: str = "web") -> tuple[str, str]:
     created = server.cli_json(
-        "clients", "create", "--name", name, "--first-party", "--redirect-uri", REDIRECT,
+        "clients",
+        "create",
+        "--name",
+        name,
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
     )
     return created["client_id"], created["client_secret"]
 
@@ -30,15 +36,23 @@ def _family(
     browser = BrowserClient(server.base_url)
     try:
         return tokens_via_code_flow(
-            browser, DEMO_EMAIL, DEMO_PASSWORD, client_id=client_id, redirect_uri=REDIRECT,
-            scope=scope, client_secret=secret,
+            browser,
+            DEMO_EMAIL,
+            DEMO_PASSWORD,
+            client_id=client_id,
+            redirect_uri=REDIRECT,
+            scope=scope,
+            client_secret=secret,
         )
     finally:
         browser.close()
 
 
 def _refresh(
-    server: ProviderServer, refresh_token: str, client_id: str, secret: str | None,
+    server: ProviderServer,
+    refresh_token: str,
+    client_id: str,
+    secret: str | None,
     scope: str | None = None,
 ) -> httpx.Response:
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id}
@@ -50,16 +64,22 @@ def _refresh(
 
 
 def _introspect(server: ProviderServer, token: str, client_id: str, secret: str) -> dict[str, Any]:
-    answer = httpx.post(server.base_url + "/oauth/introspect", data={
-        "token": token, "client_id": client_id, "client_secret": secret,
-    })
+    answer = httpx.post(
+        server.base_url + "/oauth/introspect",
+        data={
+            "token": token,
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def _userinfo(server: ProviderServer, access_token: str) -> httpx.Response:
-    return httpx.get(server.base_url + "/userinfo",
-                     headers={"Authorization": f"Bearer {access_token}"})
+    return httpx.get(
+        server.base_url + "/userinfo", headers={"Authorization": f"Bearer {access_token}"}
+    )
 
 
 def _assert_invalid_grant(answer: httpx.Response) -> None:
@@ -171,9 +191,14 @@ def test_refresh_with_narrower_scope(server: ProviderServer) -> None:
     assert answer.status_code == 200, answer.text
     narrow = answer.json()
     assert narrow["scope"] == "openid offline_access"
-    claims = httpx.post(server.base_url + "/oauth/introspect", data={
-        "token": narrow["access_token"], "client_id": client_id, "client_secret": secret,
-    }).json()
+    claims = httpx.post(
+        server.base_url + "/oauth/introspect",
+        data={
+            "token": narrow["access_token"],
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    ).json()
     assert claims["active"] is True
     assert claims["scope"] == "openid offline_access"
     info = _userinfo(server, narrow["access_token"])
@@ -233,10 +258,15 @@ def test_revoked_family_is_refused(server: ProviderServer) -> None:
     family's access token is inactive."""
     client_id, secret = _confidential(server)
     tokens = _family(server, client_id, secret)
-    answer = httpx.post(server.base_url + "/oauth/revoke", data={
-        "token": tokens["refresh_token"], "token_type_hint": "refresh_token",
-        "client_id": client_id, "client_secret": secret,
-    })
+    answer = httpx.post(
+        server.base_url + "/oauth/revoke",
+        data={
+            "token": tokens["refresh_token"],
+            "token_type_hint": "refresh_token",
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
     assert answer.status_code == 200, answer.text
 
     _assert_invalid_grant(_refresh(server, tokens["refresh_token"], client_id, secret))
@@ -246,8 +276,16 @@ def test_revoked_family_is_refused(server: ProviderServer) -> None:
 
 def test_public_client_refreshes_with_rotation(server: ProviderServer) -> None:
     """A public client refreshes with its client_id alone, and rotation applies to it too."""
-    created = server.cli_json("clients", "create", "--name", "spa", "--public", "--first-party",
-                              "--redirect-uri", REDIRECT)
+    created = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "spa",
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+    )
     client_id = created["client_id"]
     rt0 = _family(server, client_id, None)["refresh_token"]
     answer = _refresh(server, rt0, client_id, None)
@@ -265,8 +303,15 @@ def test_refresh_token_needs_offline_access_and_the_grant(server: ProviderServer
     assert "refresh_token" not in _family(server, client_id, secret, scope="openid email")
 
     created = server.cli_json(
-        "clients", "create", "--name", "no-refresh", "--first-party", "--redirect-uri", REDIRECT,
-        "--grant-type", "authorization_code",
+        "clients",
+        "create",
+        "--name",
+        "no-refresh",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+        "--grant-type",
+        "authorization_code",
     )
     tokens = _family(server, created["client_id"], created["client_secret"])
     assert "refresh_token" not in tokens

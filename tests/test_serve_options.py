@@ -26,20 +26,27 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -75,20 +82,40 @@ def test_two_workers_share_one_database(tmp_path: Path) -> None:
     server.start("--workers", "2")
     try:
         redirect = "https://rp.example/cb"
-        client = server.cli_json("clients", "create", "--name", "w", "--public", "--first-party",
-                                 "--redirect-uri", redirect)
+        client = server.cli_json(
+            "clients",
+            "create",
+            "--name",
+            "w",
+            "--public",
+            "--first-party",
+            "--redirect-uri",
+            redirect,
+        )
         verifier, challenge = pkce_pair()
         browser = BrowserClient(server.base_url)
         result = browser.sign_in(
-            "demo@example.com", "demo-password", response_type="code",
-            client_id=client["client_id"], redirect_uri=redirect, scope="openid",
-            code_challenge=challenge, code_challenge_method="S256", state="s",
+            "demo@example.com",
+            "demo-password",
+            response_type="code",
+            client_id=client["client_id"],
+            redirect_uri=redirect,
+            scope="openid",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+            state="s",
         )
-        exchange = {"grant_type": "authorization_code", "code": result.params["code"],
-                    "redirect_uri": redirect, "client_id": client["client_id"],
-                    "code_verifier": verifier}
-        statuses = [httpx.post(server.base_url + "/oauth/token", data=exchange).status_code
-                    for _ in range(4)]
+        exchange = {
+            "grant_type": "authorization_code",
+            "code": result.params["code"],
+            "redirect_uri": redirect,
+            "client_id": client["client_id"],
+            "code_verifier": verifier,
+        }
+        statuses = [
+            httpx.post(server.base_url + "/oauth/token", data=exchange).status_code
+            for _ in range(4)
+        ]
         assert statuses.count(200) == 1
         assert all(s == 400 for s in statuses if s != 200)
         browser.close()

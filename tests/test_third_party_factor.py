@@ -42,13 +42,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServer]
 
 @pytest.fixture(scope="module")
 def client_id(server: ProviderServer) -> str:
-    return server.cli_json("clients", "create", "--name", "rp", "--public", "--first-party",
-                           "--redirect-uri", REDIRECT)["client_id"]
+    return server.cli_json(
+        "clients", "create", "--name", "rp", "--public", "--first-party", "--redirect-uri", REDIRECT
+    )["client_id"]
 
 
 def _user(server: ProviderServer, email: str) -> None:
-    server.cli_json("users", "create", "--email", email, "--password", PASSWORD,
-                    "--email-verified")
+    server.cli_json("users", "create", "--email", email, "--password", PASSWORD, "--email-verified")
 
 
 def test_factors_list_shows_the_plugin_enabled_first(server: ProviderServer) -> None:
@@ -58,12 +58,18 @@ def test_factors_list_shows_the_plugin_enabled_first(server: ProviderServer) -> 
     assert [row["id"] for row in rows] == ["example-pin", "otp", "recovery-code"]
     pin = rows[0]
     assert pin == {
-        "id": "example-pin", "name": PIN_LABEL, "distribution": "provider-example-factor",
-        "version": "0.1.0", "enabled": True, "independent": True, "authenticator_type": "otp",
+        "id": "example-pin",
+        "name": PIN_LABEL,
+        "distribution": "provider-example-factor",
+        "version": "0.1.0",
+        "enabled": True,
+        "independent": True,
+        "authenticator_type": "otp",
     }
     first = server.cli("factors", "list").stdout.splitlines()[0]
-    assert re.match(r"example-pin\s+enabled\s+independent\s+provider-example-factor 0\.1\.0$",
-                    first), first
+    assert re.match(
+        r"example-pin\s+enabled\s+independent\s+provider-example-factor 0\.1\.0$", first
+    ), first
 
 
 def test_enroll_with_a_pin_then_sign_in_with_it(server: ProviderServer, client_id: str) -> None:
@@ -91,8 +97,9 @@ def test_enroll_with_a_pin_then_sign_in_with_it(server: ProviderServer, client_i
     assert RECOVERY.search(page.text)
     final = submit(started.browser, page, "/mfa/continue")
     assert final.status_code == 302 and final.headers["location"].startswith(REDIRECT)
-    tokens = exchange_code(server.base_url, final.headers["location"], client_id, REDIRECT,
-                           started.verifier)
+    tokens = exchange_code(
+        server.base_url, final.headers["location"], client_id, REDIRECT, started.verifier
+    )
     _, claims = decode_verified(tokens["id_token"], server.base_url)
     assert {"pwd", "mfa", "pin"} <= set(claims["amr"])
 
@@ -106,8 +113,9 @@ def test_enroll_with_a_pin_then_sign_in_with_it(server: ProviderServer, client_i
     assert wrong.status_code == 401 and "The PIN is invalid." in wrong.text
     final = submit(started.browser, wrong, "/mfa/verify", code=PIN)
     assert final.status_code == 302 and final.headers["location"].startswith(REDIRECT)
-    tokens = exchange_code(server.base_url, final.headers["location"], client_id, REDIRECT,
-                           started.verifier)
+    tokens = exchange_code(
+        server.base_url, final.headers["location"], client_id, REDIRECT, started.verifier
+    )
     _, claims = decode_verified(tokens["id_token"], server.base_url)
     assert "pin" in claims["amr"] and "mfa" in claims["amr"]
     assert "otp" not in claims["amr"]
@@ -139,4 +147,5 @@ def test_plugin_settings_are_validated_at_start_up(tmp_path: Path) -> None:
         dispose(bad)
     assert result.returncode != 0
     assert result.stderr.strip() == (
-        "provider: error: mfa.factors.example-pin: length: must be an integer from 6 to 12")
+        "provider: error: mfa.factors.example-pin: length: must be an integer from 6 to 12"
+    )

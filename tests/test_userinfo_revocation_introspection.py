@@ -18,26 +18,49 @@ API = "https://api.example/"
 
 
 def _web_client(server: ProviderServer, *extra: str) -> tuple[str, str]:
-    created = server.cli_json("clients", "create", "--name", "web", "--first-party",
-                              "--redirect-uri", REDIRECT, *extra)
+    created = server.cli_json(
+        "clients", "create", "--name", "web", "--first-party", "--redirect-uri", REDIRECT, *extra
+    )
     return created["client_id"], created["client_secret"]
 
 
 def _machine_client(server: ProviderServer, audience: str = API) -> tuple[str, str]:
-    created = server.cli_json("clients", "create", "--name", "machine",
-                              "--grant-type", "client_credentials", "--audience", audience,
-                              "--scope", "read:things")
+    created = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "machine",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        audience,
+        "--scope",
+        "read:things",
+    )
     return created["client_id"], created["client_secret"]
 
 
-def _sign_in(server: ProviderServer, client_id: str, secret: str | None, scope: str,
-             email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD,
-             **extra: str) -> dict[str, Any]:
+def _sign_in(
+    server: ProviderServer,
+    client_id: str,
+    secret: str | None,
+    scope: str,
+    email: str = DEMO_EMAIL,
+    password: str = DEMO_PASSWORD,
+    **extra: str,
+) -> dict[str, Any]:
     browser = BrowserClient(server.base_url)
     try:
-        return tokens_via_code_flow(browser, email, password, client_id=client_id,
-                                    redirect_uri=REDIRECT, scope=scope, client_secret=secret,
-                                    **extra)
+        return tokens_via_code_flow(
+            browser,
+            email,
+            password,
+            client_id=client_id,
+            redirect_uri=REDIRECT,
+            scope=scope,
+            client_secret=secret,
+            **extra,
+        )
     finally:
         browser.close()
 
@@ -50,11 +73,18 @@ def _userinfo(server: ProviderServer, token: str) -> httpx.Response:
     return httpx.get(server.base_url + "/userinfo", headers=_bearer(token))
 
 
-def _introspect(server: ProviderServer, token: str, client_id: str, secret: str,
-                **extra: str) -> httpx.Response:
-    return httpx.post(server.base_url + "/oauth/introspect", data={
-        "token": token, "client_id": client_id, "client_secret": secret, **extra,
-    })
+def _introspect(
+    server: ProviderServer, token: str, client_id: str, secret: str, **extra: str
+) -> httpx.Response:
+    return httpx.post(
+        server.base_url + "/oauth/introspect",
+        data={
+            "token": token,
+            "client_id": client_id,
+            "client_secret": secret,
+            **extra,
+        },
+    )
 
 
 def _active(server: ProviderServer, token: str, client_id: str, secret: str) -> bool:
@@ -66,23 +96,31 @@ def _active(server: ProviderServer, token: str, client_id: str, secret: str) -> 
     return bool(body["active"])
 
 
-def _revoke(server: ProviderServer, token: str, client_id: str, secret: str | None,
-            **extra: str) -> httpx.Response:
+def _revoke(
+    server: ProviderServer, token: str, client_id: str, secret: str | None, **extra: str
+) -> httpx.Response:
     form = {"token": token, "client_id": client_id, **extra}
     if secret is not None:
         form["client_secret"] = secret
     return httpx.post(server.base_url + "/oauth/revoke", data=form)
 
 
-def _refresh(server: ProviderServer, refresh_token: str, client_id: str,
-             secret: str) -> httpx.Response:
-    return httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "refresh_token", "refresh_token": refresh_token,
-        "client_id": client_id, "client_secret": secret,
-    })
+def _refresh(
+    server: ProviderServer, refresh_token: str, client_id: str, secret: str
+) -> httpx.Response:
+    return httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
 
 
 # -- userinfo ---------------------------------------------------------------------------------
+
 
 def test_userinfo_get_and_post(server: ProviderServer) -> None:
     """GET with a Bearer header and POST with an access_token form field give the same
@@ -97,13 +135,15 @@ def test_userinfo_get_and_post(server: ProviderServer) -> None:
     assert by_get.json()["sub"] == id_claims["sub"]
     assert by_get.json()["email"] == DEMO_EMAIL
 
-    by_post = httpx.post(server.base_url + "/userinfo",
-                         data={"access_token": tokens["access_token"]})
+    by_post = httpx.post(
+        server.base_url + "/userinfo", data={"access_token": tokens["access_token"]}
+    )
     assert by_post.status_code == 200, by_post.text
     assert by_post.json() == by_get.json()
 
-    by_post_header = httpx.post(server.base_url + "/userinfo",
-                                headers=_bearer(tokens["access_token"]))
+    by_post_header = httpx.post(
+        server.base_url + "/userinfo", headers=_bearer(tokens["access_token"])
+    )
     assert by_post_header.status_code == 200
     assert by_post_header.json() == by_get.json()
 
@@ -126,8 +166,11 @@ def test_userinfo_refuses_missing_bad_or_doubled_tokens(server: ProviderServer) 
         assert answer.json()["error"] == "invalid_token"
         assert 'error="invalid_token"' in answer.headers["www-authenticate"]
 
-    doubled = httpx.post(server.base_url + "/userinfo", headers=_bearer(tokens["access_token"]),
-                         data={"access_token": tokens["access_token"]})
+    doubled = httpx.post(
+        server.base_url + "/userinfo",
+        headers=_bearer(tokens["access_token"]),
+        data={"access_token": tokens["access_token"]},
+    )
     assert doubled.status_code == 400
     assert doubled.json()["error"] == "invalid_request"
 
@@ -145,8 +188,9 @@ def test_userinfo_claims_follow_scope(server: ProviderServer) -> None:
     assert email.json()["email"] == DEMO_EMAIL
     assert email.json()["email_verified"] is True
 
-    profile = _userinfo(server,
-                        _sign_in(server, client_id, secret, "openid profile")["access_token"])
+    profile = _userinfo(
+        server, _sign_in(server, client_id, secret, "openid profile")["access_token"]
+    )
     assert "email" not in profile.json() and "email_verified" not in profile.json()
     assert profile.json()["name"] == "Demo User"
     assert isinstance(profile.json()["updated_at"], int)
@@ -175,6 +219,7 @@ def test_userinfo_needs_the_openid_scope(server: ProviderServer) -> None:
 
 # -- revocation -------------------------------------------------------------------------------
 
+
 def test_revoking_an_access_token(server: ProviderServer) -> None:
     """A revoked access token is inactive at introspection and refused at userinfo."""
     client_id, secret = _web_client(server)
@@ -182,8 +227,9 @@ def test_revoking_an_access_token(server: ProviderServer) -> None:
     assert _active(server, tokens["access_token"], client_id, secret)
     assert _userinfo(server, tokens["access_token"]).status_code == 200
 
-    answer = _revoke(server, tokens["access_token"], client_id, secret,
-                     token_type_hint="access_token")
+    answer = _revoke(
+        server, tokens["access_token"], client_id, secret, token_type_hint="access_token"
+    )
     assert answer.status_code == 200, answer.text
 
     assert not _active(server, tokens["access_token"], client_id, secret)
@@ -200,15 +246,18 @@ def test_revocation_searches_beyond_a_wrong_hint(server: ProviderServer) -> None
     client_id, secret = _web_client(server)
     tokens = _sign_in(server, client_id, secret, "openid email offline_access")
 
-    hinted = _introspect(server, tokens["access_token"], client_id, secret,
-                         token_type_hint="refresh_token")
+    hinted = _introspect(
+        server, tokens["access_token"], client_id, secret, token_type_hint="refresh_token"
+    )
     assert hinted.json()["active"] is True
-    hinted = _introspect(server, tokens["refresh_token"], client_id, secret,
-                         token_type_hint="access_token")
+    hinted = _introspect(
+        server, tokens["refresh_token"], client_id, secret, token_type_hint="access_token"
+    )
     assert hinted.json()["active"] is True
 
-    answer = _revoke(server, tokens["access_token"], client_id, secret,
-                     token_type_hint="refresh_token")
+    answer = _revoke(
+        server, tokens["access_token"], client_id, secret, token_type_hint="refresh_token"
+    )
     assert answer.status_code == 200, answer.text
     assert not _active(server, tokens["access_token"], client_id, secret)
     assert _userinfo(server, tokens["access_token"]).status_code == 401
@@ -219,8 +268,11 @@ def test_revoking_a_refresh_token(server: ProviderServer) -> None:
     client_id, secret = _web_client(server)
     tokens = _sign_in(server, client_id, secret, "openid email offline_access")
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    answer = httpx.post(server.base_url + "/oauth/revoke", data={
-        "token": tokens["refresh_token"]}, headers={"Authorization": basic})
+    answer = httpx.post(
+        server.base_url + "/oauth/revoke",
+        data={"token": tokens["refresh_token"]},
+        headers={"Authorization": basic},
+    )
     assert answer.status_code == 200, answer.text
 
     refreshed = _refresh(server, tokens["refresh_token"], client_id, secret)
@@ -233,14 +285,26 @@ def test_revoking_a_refresh_token(server: ProviderServer) -> None:
 
 def test_public_client_revokes_its_refresh_token(server: ProviderServer) -> None:
     """A public client revokes with its client_id alone."""
-    client_id = server.cli_json("clients", "create", "--name", "spa", "--public",
-                                "--first-party", "--redirect-uri", REDIRECT)["client_id"]
+    client_id = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "spa",
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+    )["client_id"]
     tokens = _sign_in(server, client_id, None, "openid offline_access")
     assert _revoke(server, tokens["refresh_token"], client_id, None).status_code == 200
-    answer = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-        "client_id": client_id,
-    })
+    answer = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": client_id,
+        },
+    )
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_grant"
 
@@ -272,6 +336,7 @@ def test_revocation_needs_client_authentication(server: ProviderServer) -> None:
 
 # -- introspection ----------------------------------------------------------------------------
 
+
 def test_introspection_of_an_access_token(server: ProviderServer) -> None:
     """An active access token is described by its own claims, uncached."""
     client_id, secret = _web_client(server)
@@ -297,8 +362,9 @@ def test_introspection_of_a_refresh_token(server: ProviderServer) -> None:
     client_id, secret = _web_client(server)
     tokens = _sign_in(server, client_id, secret, "openid email offline_access")
     _, claims = decode_verified(tokens["access_token"], server.base_url)
-    answer = _introspect(server, tokens["refresh_token"], client_id, secret,
-                         token_type_hint="refresh_token")
+    answer = _introspect(
+        server, tokens["refresh_token"], client_id, secret, token_type_hint="refresh_token"
+    )
     body = answer.json()
     assert body["active"] is True
     assert body["token_type"] == "refresh_token"
@@ -330,10 +396,14 @@ def test_resource_server_introspects_tokens_for_its_audience(server: ProviderSer
     for that API (machine and user tokens), but not tokens for another API."""
     resource_id, resource_secret = _machine_client(server, API)
     caller_id, caller_secret = _machine_client(server, API)
-    token = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": caller_id,
-        "client_secret": caller_secret,
-    }).json()["access_token"]
+    token = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": caller_id,
+            "client_secret": caller_secret,
+        },
+    ).json()["access_token"]
     body = _introspect(server, token, resource_id, resource_secret).json()
     assert body["active"] is True
     assert body["sub"] == f"{caller_id}@clients"
@@ -347,21 +417,34 @@ def test_resource_server_introspects_tokens_for_its_audience(server: ProviderSer
     assert body["client_id"] == web_id
 
     elsewhere_id, elsewhere_secret = _machine_client(server, "https://elsewhere.example/")
-    foreign = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": elsewhere_id,
-        "client_secret": elsewhere_secret,
-    }).json()["access_token"]
+    foreign = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": elsewhere_id,
+            "client_secret": elsewhere_secret,
+        },
+    ).json()["access_token"]
     assert _introspect(server, foreign, resource_id, resource_secret).json() == {"active": False}
 
 
 def test_public_clients_cannot_introspect(server: ProviderServer) -> None:
     """Introspection needs a confidential client: a public one (and a wrong secret) gets 401."""
-    public_id = server.cli_json("clients", "create", "--name", "spa", "--public",
-                                "--first-party", "--redirect-uri", REDIRECT)["client_id"]
+    public_id = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        "spa",
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT,
+    )["client_id"]
     tokens = _sign_in(server, public_id, None, "openid offline_access")
     for token in (tokens["access_token"], tokens["refresh_token"]):
-        answer = httpx.post(server.base_url + "/oauth/introspect",
-                            data={"token": token, "client_id": public_id})
+        answer = httpx.post(
+            server.base_url + "/oauth/introspect", data={"token": token, "client_id": public_id}
+        )
         assert answer.status_code == 401, answer.text
         assert answer.json()["error"] == "invalid_client"
         assert "active" not in answer.json()

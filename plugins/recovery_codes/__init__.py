@@ -38,7 +38,7 @@ def new_code() -> str:
 
 def format_code(code: str) -> str:
     """ABCDEFGHJKLMNPQR -> ABCD-EFGH-JKLM-NPQR, easier to copy by hand."""
-    return "-".join(code[i:i + GROUP] for i in range(0, len(code), GROUP))
+    return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
 
 
 def normalise(response: str) -> str:
@@ -63,20 +63,27 @@ class RecoveryCodeFactor(Factor):
         for row in await storage.list(user.id, confirmed_only=False):
             await storage.delete(row.id)
         code = new_code()
-        await storage.create(user.id, name=NAME, data={"hash": self.context.keyed_hash(code)},
-                             confirmed=True)
+        await storage.create(
+            user.id, name=NAME, data={"hash": self.context.keyed_hash(code)}, confirmed=True
+        )
         return format_code(code)
 
     async def provision(self, user: UserView) -> list[str]:
         return [await self.regenerate(user)]
 
-    async def challenge(self, user: UserView, authenticator: Authenticator,
-                        transaction_id: str) -> Challenge:
-        return Challenge(authenticator_id=authenticator.id, prompt="Enter your recovery code.",
-                         input_label="Recovery code", input_mode="text")
+    async def challenge(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str
+    ) -> Challenge:
+        return Challenge(
+            authenticator_id=authenticator.id,
+            prompt="Enter your recovery code.",
+            input_label="Recovery code",
+            input_mode="text",
+        )
 
-    async def verify(self, user: UserView, authenticator: Authenticator, transaction_id: str,
-                     response: str) -> Verdict:
+    async def verify(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str, response: str
+    ) -> Verdict:
         storage = self.context.authenticators
         row = await storage.get(authenticator.id)
         if row is None or row.user_id != user.id or not row.confirmed:

@@ -57,7 +57,8 @@ class TotpFactor(Factor):
             label = settings["issuer_label"]
             if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL:
                 raise FactorConfigError(
-                    f"issuer_label: must be a non-empty string of at most {MAX_LABEL} characters")
+                    f"issuer_label: must be a non-empty string of at most {MAX_LABEL} characters"
+                )
             if ":" in label:
                 # The otpauth label is "issuer:account"; apps split it on the first colon.
                 raise FactorConfigError("issuer_label: must not contain ':'")
@@ -75,8 +76,9 @@ class TotpFactor(Factor):
         label = self.context.settings.get("issuer_label") or self.context.service_name
         return label.replace(":", " ").strip()[:MAX_LABEL]
 
-    async def _own_row(self, user: UserView, authenticator_id: str, *,
-                       confirmed: bool) -> StoredAuthenticator | None:
+    async def _own_row(
+        self, user: UserView, authenticator_id: str, *, confirmed: bool
+    ) -> StoredAuthenticator | None:
         """The row, if it is this user's and in the expected state (storage is only scoped to
         the factor, so ownership is checked here)."""
         row = await self.context.authenticators.get(authenticator_id)
@@ -102,8 +104,10 @@ class TotpFactor(Factor):
     def _uri(self, secret_b32: str, email: str) -> str:
         label = quote(self._label, safe="")
         account = quote(email, safe="@")
-        return (f"otpauth://totp/{label}:{account}?secret={secret_b32}&issuer={label}"
-                f"&algorithm=SHA1&digits={DIGITS}&period={PERIOD}")
+        return (
+            f"otpauth://totp/{label}:{account}?secret={secret_b32}&issuer={label}"
+            f"&algorithm=SHA1&digits={DIGITS}&period={PERIOD}"
+        )
 
     # -- Factor ----------------------------------------------------------------------------
 
@@ -114,21 +118,25 @@ class TotpFactor(Factor):
             if not row.confirmed:
                 await storage.delete(row.id)
         secret = secrets.token_bytes(SECRET_BYTES)
-        row = await storage.create(user.id, name="Authenticator app", secret=secret,
-                                   confirmed=False)
+        row = await storage.create(
+            user.id, name="Authenticator app", secret=secret, confirmed=False
+        )
         secret_b32 = base64.b32encode(secret).decode("ascii").rstrip("=")
         uri = self._uri(secret_b32, user.email)
         return Enrollment(
             authenticator_id=row.id,
-            instructions=("Scan the QR code with your authenticator app, or enter the key by "
-                          f"hand, then enter the {DIGITS}-digit code the app shows."),
+            instructions=(
+                "Scan the QR code with your authenticator app, or enter the key by "
+                f"hand, then enter the {DIGITS}-digit code the app shows."
+            ),
             secret=secret_b32,
             uri=uri,
             qr_svg=qr_svg(uri),
         )
 
-    async def confirm_enrollment(self, user: UserView, authenticator_id: str,
-                                 response: str) -> Verdict:
+    async def confirm_enrollment(
+        self, user: UserView, authenticator_id: str, response: str
+    ) -> Verdict:
         row = await self._own_row(user, authenticator_id, confirmed=False)
         if row is None:
             raise EnrollmentError("This enrollment is no longer pending. Please start again.")
@@ -137,14 +145,19 @@ class TotpFactor(Factor):
             await self.context.authenticators.confirm(row.id)
         return verdict
 
-    async def challenge(self, user: UserView, authenticator: Authenticator,
-                        transaction_id: str) -> Challenge:
-        return Challenge(authenticator_id=authenticator.id,
-                         prompt=f"Enter the {DIGITS}-digit code from your authenticator app.",
-                         input_label="Code", input_mode="numeric")
+    async def challenge(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str
+    ) -> Challenge:
+        return Challenge(
+            authenticator_id=authenticator.id,
+            prompt=f"Enter the {DIGITS}-digit code from your authenticator app.",
+            input_label="Code",
+            input_mode="numeric",
+        )
 
-    async def verify(self, user: UserView, authenticator: Authenticator, transaction_id: str,
-                     response: str) -> Verdict:
+    async def verify(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str, response: str
+    ) -> Verdict:
         row = await self._own_row(user, authenticator.id, confirmed=True)
         if row is None:
             return Verdict.refuse(INVALID_CODE)
@@ -157,7 +170,18 @@ def qr_svg(data: str) -> str:
     background keeps it scannable on dark themes."""
     qr = segno.make(data, error="m")
     out = io.BytesIO()
-    qr.save(out, kind="svg", xmldecl=False, svgns=True, nl=False, scale=4, border=4,
-            dark="#000", light="#fff", svgclass="qr-code", lineclass=None,
-            title="QR code for your authenticator app")
+    qr.save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        scale=4,
+        border=4,
+        dark="#000",
+        light="#fff",
+        svgclass="qr-code",
+        lineclass=None,
+        title="QR code for your authenticator app",
+    )
     return out.getvalue().decode("utf-8")

@@ -15,7 +15,7 @@ def hotp_code(secret: bytes, counter: int, digits: int = DIGITS) -> str:
     """The HOTP value of `counter`: HMAC-SHA1, then RFC 4226's dynamic truncation."""
     digest = hmac.new(secret, struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
-    (value,) = struct.unpack(">I", digest[offset:offset + 4])
+    (value,) = struct.unpack(">I", digest[offset : offset + 4])
     return str((value & 0x7FFFFFFF) % 10**digits).zfill(digits)
 
 
@@ -29,8 +29,9 @@ def totp_code(secret: bytes, for_time: int, step: int = PERIOD) -> str:
     return hotp_code(secret, time_step(for_time, step))
 
 
-def matching_step(secret: bytes, code: str, for_time: int, window: int,
-                  step: int = PERIOD) -> int | None:
+def matching_step(
+    secret: bytes, code: str, for_time: int, window: int, step: int = PERIOD
+) -> int | None:
     """The time step within ±`window` steps of `for_time` whose code is `code`, or None.
 
     Every candidate is compared (in constant time) so the duration does not tell which step

@@ -15,7 +15,6 @@ from provider.db.tables import authenticators
 from provider.mfa.api import StoredAuthenticator
 from provider.security.secrets import SecretBox
 
-
 PENDING_TTL = 15 * 60  # an enrollment not confirmed within this is abandoned
 
 
@@ -37,24 +36,41 @@ class FactorAuthenticatorStorage:
         if row["secret_sealed"]:
             secret = self._box.unseal(row["secret_sealed"], f"authenticator:{row['id']}")
         return StoredAuthenticator(
-            id=row["id"], user_id=row["user_id"], name=row["name"], secret=secret,
-            data=json.loads(row["data"]), counter=row["counter"],
-            confirmed=row["confirmed_at"] is not None, created_at=row["created_at"],
+            id=row["id"],
+            user_id=row["user_id"],
+            name=row["name"],
+            secret=secret,
+            data=json.loads(row["data"]),
+            counter=row["counter"],
+            confirmed=row["confirmed_at"] is not None,
+            created_at=row["created_at"],
         )
 
     def _mine(self) -> Any:
         return authenticators.c.factor_id == self._factor_id
 
-    async def create(self, user_id: str, *, name: str | None = None, secret: bytes | None = None,
-                     data: Mapping[str, Any] | None = None,
-                     confirmed: bool = False) -> StoredAuthenticator:
+    async def create(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        secret: bytes | None = None,
+        data: Mapping[str, Any] | None = None,
+        confirmed: bool = False,
+    ) -> StoredAuthenticator:
         new_id = authenticator_id(self._factor_id)
         stamp = now()
         values = {
-            "id": new_id, "user_id": user_id, "factor_id": self._factor_id, "name": name,
+            "id": new_id,
+            "user_id": user_id,
+            "factor_id": self._factor_id,
+            "name": name,
             "secret_sealed": self._box.seal(secret, f"authenticator:{new_id}") if secret else None,
-            "data": json.dumps(dict(data or {})), "counter": 0, "created_at": stamp,
-            "confirmed_at": stamp if confirmed else None, "last_used_at": None,
+            "data": json.dumps(dict(data or {})),
+            "counter": 0,
+            "created_at": stamp,
+            "confirmed_at": stamp if confirmed else None,
+            "last_used_at": None,
         }
         await self._db.execute(authenticators.insert().values(**values))
         return self._row(values)
@@ -74,16 +90,20 @@ class FactorAuthenticatorStorage:
         rows = await self._db.fetch_all(query.order_by(authenticators.c.created_at))
         return [self._row(r) for r in rows]
 
-    async def confirm(self, authenticator_id: str, *,
-                      data: Mapping[str, Any] | None = None) -> bool:
+    async def confirm(
+        self, authenticator_id: str, *, data: Mapping[str, Any] | None = None
+    ) -> bool:
         values: dict[str, Any] = {"confirmed_at": now()}
         if data is not None:
             values["data"] = json.dumps(dict(data))
         row = await self._db.fetch_one(
             authenticators.update()
-            .where(authenticators.c.id == authenticator_id, self._mine(),
-                   authenticators.c.confirmed_at.is_(None),
-                   authenticators.c.created_at > now() - PENDING_TTL)
+            .where(
+                authenticators.c.id == authenticator_id,
+                self._mine(),
+                authenticators.c.confirmed_at.is_(None),
+                authenticators.c.created_at > now() - PENDING_TTL,
+            )
             .values(**values)
             .returning(authenticators.c.id)
         )
@@ -100,8 +120,11 @@ class FactorAuthenticatorStorage:
     async def advance_counter(self, authenticator_id: str, value: int) -> bool:
         row = await self._db.fetch_one(
             authenticators.update()
-            .where(authenticators.c.id == authenticator_id, self._mine(),
-                   authenticators.c.counter < value)
+            .where(
+                authenticators.c.id == authenticator_id,
+                self._mine(),
+                authenticators.c.counter < value,
+            )
             .values(counter=value)
             .returning(authenticators.c.id)
         )

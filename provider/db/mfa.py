@@ -10,6 +10,7 @@ from databases import Database
 from sqlalchemy import select
 
 from provider.clock import now
+from provider.db.errors import DUPLICATE_KEY
 from provider.db.tables import mfa_transactions, mfa_user_state
 from provider.security.secrets import new_token
 
@@ -32,10 +33,15 @@ class MfaTransaction:
 
 def _tx(row: Any) -> MfaTransaction:
     return MfaTransaction(
-        id=row["id"], user_id=row["user_id"], client_id=row["client_id"],
-        session_id=row["session_id"], login_tx_id=row["login_tx_id"],
-        browser_id=row["browser_id"], created_at=row["created_at"],
-        expires_at=row["expires_at"], completed_at=row["completed_at"],
+        id=row["id"],
+        user_id=row["user_id"],
+        client_id=row["client_id"],
+        session_id=row["session_id"],
+        login_tx_id=row["login_tx_id"],
+        browser_id=row["browser_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        completed_at=row["completed_at"],
         authenticator_id=row["authenticator_id"],
         challenge=json.loads(row["challenge"]) if row["challenge"] else None,
         attempts=row["attempts"],
@@ -47,15 +53,31 @@ class MfaStore:
         self._db = database
 
     # -- transactions ------------------------------------------------------------------------
-    async def begin(self, user_id: str, *, ttl: int, client_id: str | None = None,
-                    session_id: str | None = None, login_tx_id: str | None = None,
-                    browser_id: str | None = None) -> MfaTransaction:
+    async def begin(
+        self,
+        user_id: str,
+        *,
+        ttl: int,
+        client_id: str | None = None,
+        session_id: str | None = None,
+        login_tx_id: str | None = None,
+        browser_id: str | None = None,
+    ) -> MfaTransaction:
         stamp = now()
         values = {
-            "id": new_token(18), "user_id": user_id, "client_id": client_id,
-            "session_id": session_id, "login_tx_id": login_tx_id, "browser_id": browser_id,
-            "created_at": stamp, "expires_at": stamp + ttl, "completed_at": None,
-            "authenticator_id": None, "challenge": None, "attempts": 0, "amr": None,
+            "id": new_token(18),
+            "user_id": user_id,
+            "client_id": client_id,
+            "session_id": session_id,
+            "login_tx_id": login_tx_id,
+            "browser_id": browser_id,
+            "created_at": stamp,
+            "expires_at": stamp + ttl,
+            "completed_at": None,
+            "authenticator_id": None,
+            "challenge": None,
+            "attempts": 0,
+            "amr": None,
         }
         await self._db.execute(mfa_transactions.insert().values(**values))
         return _tx(values)
@@ -72,15 +94,19 @@ class MfaStore:
         )
         return _tx(row) if row else None
 
-    async def set_challenge(self, tx_id: str, authenticator_id: str,
-                            challenge: dict[str, Any] | None) -> None:
+    async def set_challenge(
+        self, tx_id: str, authenticator_id: str, challenge: dict[str, Any] | None
+    ) -> None:
         """A new challenge starts a fresh attempt count (the per-user bucket is separate and
         is never reset by a new challenge)."""
         await self._db.execute(
             mfa_transactions.update()
             .where(mfa_transactions.c.id == tx_id)
-            .values(authenticator_id=authenticator_id, attempts=0,
-                    challenge=json.dumps(challenge) if challenge is not None else None)
+            .values(
+                authenticator_id=authenticator_id,
+                attempts=0,
+                challenge=json.dumps(challenge) if challenge is not None else None,
+            )
         )
 
     async def add_attempt(self, tx_id: str, limit: int) -> bool:
@@ -111,12 +137,16 @@ class MfaStore:
         if exists:
             return
         try:
-            await self._db.execute(mfa_user_state.insert().values(
-                user_id=user_id, consecutive_failures=0, locked_until=None,
-                preferred_authenticator_id=None,
-            ))
-        except Exception:  # noqa: BLE001 - created concurrently; the row exists now
-            pass
+            await self._db.execute(
+                mfa_user_state.insert().values(
+                    user_id=user_id,
+                    consecutive_failures=0,
+                    locked_until=None,
+                    preferred_authenticator_id=None,
+                )
+            )
+        except DUPLICATE_KEY:  # created concurrently; the row exists now
+            return
 
     async def locked_until(self, user_id: str) -> int | None:
         value = await self._db.fetch_val(
@@ -150,8 +180,9 @@ class MfaStore:
 
     async def preferred(self, user_id: str) -> str | None:
         return await self._db.fetch_val(
-            select(mfa_user_state.c.preferred_authenticator_id)
-            .where(mfa_user_state.c.user_id == user_id)
+            select(mfa_user_state.c.preferred_authenticator_id).where(
+                mfa_user_state.c.user_id == user_id
+            )
         )
 
     async def set_preferred(self, user_id: str, authenticator_id: str) -> None:

@@ -11,6 +11,7 @@ import time
 from databases import Database
 from sqlalchemy import case, delete, select
 
+from provider.db.errors import DUPLICATE_KEY
 from provider.db.tables import rate_buckets
 
 
@@ -24,7 +25,9 @@ class RateLimitStore:
 
     async def allowed(self, key: str, burst: int, interval_ms: int) -> bool:
         """Would one more event be allowed now? (Reads only.)"""
-        tat = await self._db.fetch_val(select(rate_buckets.c.tat_ms).where(rate_buckets.c.key == key))
+        tat = await self._db.fetch_val(
+            select(rate_buckets.c.tat_ms).where(rate_buckets.c.key == key)
+        )
         now = _now_ms()
         return tat is None or max(tat, now) - now <= interval_ms * (burst - 1)
 
@@ -49,7 +52,8 @@ class RateLimitStore:
             if await self._take(key, burst, interval_ms):
                 return True
             tat = await self._db.fetch_val(
-                select(rate_buckets.c.tat_ms).where(rate_buckets.c.key == key))
+                select(rate_buckets.c.tat_ms).where(rate_buckets.c.key == key)
+            )
             if tat is not None:
                 now = _now_ms()
                 if max(tat, now) - now > interval_ms * (burst - 1):
@@ -57,9 +61,10 @@ class RateLimitStore:
                 continue  # created since our update found no row: take from it
             try:
                 await self._db.execute(
-                    rate_buckets.insert().values(key=key, tat_ms=_now_ms() + interval_ms))
+                    rate_buckets.insert().values(key=key, tat_ms=_now_ms() + interval_ms)
+                )
                 return True
-            except Exception:  # noqa: BLE001 - created concurrently: take from the row that won
+            except DUPLICATE_KEY:  # created concurrently: take from the row that won
                 continue
         return False
 

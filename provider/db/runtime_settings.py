@@ -26,8 +26,9 @@ class RuntimeSettingsStore:
     async def all(self, prefix: str) -> dict[str, Any]:
         # A handful of rows: filtered here (a LIKE pattern trips up `databases`' compiler).
         rows = await self._db.fetch_all(select(runtime_settings))
-        return {row["key"]: json.loads(row["value"]) for row in rows
-                if row["key"].startswith(prefix)}
+        return {
+            row["key"]: json.loads(row["value"]) for row in rows if row["key"].startswith(prefix)
+        }
 
     async def set(self, key: str, value: Any) -> None:
         async with write_transaction(self._db):

@@ -26,13 +26,23 @@ class SessionStore:
     ) -> Session:
         stamp = now()
         session = Session(
-            id=new_token(), user_id=user_id, auth_time=stamp, amr=amr, acr=acr,
+            id=new_token(),
+            user_id=user_id,
+            auth_time=stamp,
+            amr=amr,
+            acr=acr,
             expires_at=stamp + ttl,
         )
         await self._db.execute(
             sessions.insert().values(
-                id=session.id, user_id=user_id, auth_time=stamp, amr=dumps(amr), acr=acr,
-                created_at=stamp, expires_at=session.expires_at, ended_at=None,
+                id=session.id,
+                user_id=user_id,
+                auth_time=stamp,
+                amr=dumps(amr),
+                acr=acr,
+                created_at=stamp,
+                expires_at=session.expires_at,
+                ended_at=None,
             )
         )
         return session
@@ -48,8 +58,12 @@ class SessionStore:
         if not row:
             return None
         return Session(
-            id=row["id"], user_id=row["user_id"], auth_time=row["auth_time"],
-            amr=loads_list(row["amr"]), acr=row["acr"], expires_at=row["expires_at"],
+            id=row["id"],
+            user_id=row["user_id"],
+            auth_time=row["auth_time"],
+            amr=loads_list(row["amr"]),
+            acr=row["acr"],
+            expires_at=row["expires_at"],
         )
 
     async def upgrade_session(self, session_id: str, *, amr: list[str], acr: str | None) -> None:
@@ -73,14 +87,24 @@ class SessionStore:
     ) -> LoginTransaction:
         stamp = now()
         tx = LoginTransaction(
-            id=new_token(18), browser_id=browser_id, client_id=client_id, params=params,
-            created_at=stamp, expires_at=stamp + ttl, authenticated_at=None, consented_at=None,
+            id=new_token(18),
+            browser_id=browser_id,
+            client_id=client_id,
+            params=params,
+            created_at=stamp,
+            expires_at=stamp + ttl,
+            authenticated_at=None,
+            consented_at=None,
             completed_at=None,
         )
         await self._db.execute(
             login_transactions.insert().values(
-                id=tx.id, browser_id=browser_id, client_id=client_id,
-                params=json.dumps(params), created_at=stamp, expires_at=tx.expires_at,
+                id=tx.id,
+                browser_id=browser_id,
+                client_id=client_id,
+                params=json.dumps(params),
+                created_at=stamp,
+                expires_at=tx.expires_at,
             )
         )
         return tx
@@ -142,7 +166,9 @@ class SessionStore:
             )
             await self._db.execute(
                 consents.insert().values(
-                    user_id=user_id, client_id=client_id, scopes=dumps(sorted(merged)),
+                    user_id=user_id,
+                    client_id=client_id,
+                    scopes=dumps(sorted(merged)),
                     granted_at=now(),
                 )
             )
@@ -150,8 +176,13 @@ class SessionStore:
 
 def _transaction(row: Any) -> LoginTransaction:
     return LoginTransaction(
-        id=row["id"], browser_id=row["browser_id"], client_id=row["client_id"],
-        params=json.loads(row["params"]), created_at=row["created_at"],
-        expires_at=row["expires_at"], authenticated_at=row["authenticated_at"],
-        consented_at=row["consented_at"], completed_at=row["completed_at"],
+        id=row["id"],
+        browser_id=row["browser_id"],
+        client_id=row["client_id"],
+        params=json.loads(row["params"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        authenticated_at=row["authenticated_at"],
+        consented_at=row["consented_at"],
+        completed_at=row["completed_at"],
     )

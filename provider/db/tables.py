@@ -145,8 +145,9 @@ refresh_tokens = Table(
     "refresh_tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("grant_id", String(64), ForeignKey("token_grants.id", ondelete="CASCADE"),
-           nullable=False),
+    Column(
+        "grant_id", String(64), ForeignKey("token_grants.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("created_at", BigInteger, nullable=False),
     Column("rotated_at", BigInteger, nullable=True),  # used once; any further use is reuse
     Index("ix_refresh_tokens_grant", "grant_id"),

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 
 from provider.clock import now
 from provider.db.database import write_transaction
+from provider.db.errors import DUPLICATE_KEY
 from provider.db.records import (
     AuthorizationCodeRecord,
     RefreshTokenRecord,
@@ -35,11 +36,16 @@ class _Lost(Exception):
 
 def _grant(row: Any, prefix: str = "") -> TokenGrant:
     return TokenGrant(
-        id=row[prefix + "id"], client_id=row[prefix + "client_id"],
-        user_id=row[prefix + "user_id"], scope=row[prefix + "scope"],
-        audience=row[prefix + "audience"], auth_time=row[prefix + "auth_time"],
-        amr=loads_list(row[prefix + "amr"]), acr=row[prefix + "acr"],
-        created_at=row[prefix + "created_at"], expires_at=row[prefix + "expires_at"],
+        id=row[prefix + "id"],
+        client_id=row[prefix + "client_id"],
+        user_id=row[prefix + "user_id"],
+        scope=row[prefix + "scope"],
+        audience=row[prefix + "audience"],
+        auth_time=row[prefix + "auth_time"],
+        amr=loads_list(row[prefix + "amr"]),
+        acr=row[prefix + "acr"],
+        created_at=row[prefix + "created_at"],
+        expires_at=row[prefix + "expires_at"],
         revoked_at=row[prefix + "revoked_at"],
     )
 
@@ -134,8 +140,10 @@ class TokenStore:
         if not row:
             return None
         return RefreshTokenRecord(
-            token_hash=row["token_hash"], grant=_grant(row, "g_"),
-            created_at=row["created_at"], rotated_at=row["rotated_at"],
+            token_hash=row["token_hash"],
+            grant=_grant(row, "g_"),
+            created_at=row["created_at"],
+            rotated_at=row["rotated_at"],
         )
 
     async def rotate_refresh(self, old_hash: str, new_hash: str | None, grant_id: str) -> bool:
@@ -174,7 +182,7 @@ class TokenStore:
             await self._db.execute(
                 revoked_access_tokens.insert().values(jti=jti, expires_at=expires_at)
             )
-        except Exception:  # noqa: BLE001 - a concurrent revocation of the same token won
+        except DUPLICATE_KEY:  # a concurrent revocation of the same token won
             if not await self.is_revoked(jti, None):
                 raise
 

@@ -8,6 +8,7 @@ from databases import Database
 from sqlalchemy import func, select
 
 from provider.clock import now
+from provider.db.errors import DUPLICATE_KEY
 from provider.db.records import User
 from provider.db.tables import users
 from provider.security.secrets import new_id
@@ -62,7 +63,7 @@ class UserStore:
         }
         try:
             await self._db.execute(users.insert().values(**values))
-        except Exception as exc:  # a concurrent insert won the unique constraint
+        except DUPLICATE_KEY as exc:  # a concurrent insert won the unique constraint
             if await self.by_email(email):
                 raise EmailTaken(email) from exc
             raise
@@ -73,9 +74,7 @@ class UserStore:
         return _user(row) if row else None
 
     async def by_email(self, email: str) -> User | None:
-        row = await self._db.fetch_one(
-            select(users).where(users.c.email == normalise_email(email))
-        )
+        row = await self._db.fetch_one(select(users).where(users.c.email == normalise_email(email)))
         return _user(row) if row else None
 
     async def list(self, limit: int = 100, offset: int = 0) -> list[User]:

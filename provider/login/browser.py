@@ -55,8 +55,13 @@ def read_browser(request: Request) -> Browser:
 
 def _set(response: Response, app: AppContext, name: str, value: str, max_age: int | None) -> None:
     response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite="lax",
-        secure=app.settings.cookies_secure, path="/",
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=app.settings.cookies_secure,
+        path="/",
     )
 
 
@@ -73,7 +78,10 @@ def set_session_cookie(response: Response, app: AppContext, session: Session) ->
 
 def clear_session_cookie(response: Response, app: AppContext) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
         secure=app.settings.cookies_secure,
     )
 

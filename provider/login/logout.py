@@ -28,8 +28,9 @@ from provider.oauth.keys import InvalidJWT
 from provider.oauth.params import first_values, read_params
 
 
-async def _end_session(app: AppContext, browser: Browser, target: str | None,
-                       request: Request) -> Response:
+async def _end_session(
+    app: AppContext, browser: Browser, target: str | None, request: Request
+) -> Response:
     if browser.session_id:
         await app.store.sessions.end_session(browser.session_id)
     response: Response
@@ -62,15 +63,20 @@ async def logout(request: Request) -> Response:
         aud = claims.get("aud")
         hint_client = aud[0] if isinstance(aud, list) and aud else aud
         if client_id and client_id != hint_client:
-            return error_page(request, browser, "Sign-out failed",
-                              "client_id does not match the id_token_hint.")
+            return error_page(
+                request, browser, "Sign-out failed", "client_id does not match the id_token_hint."
+            )
         client_id, hint_sub = str(hint_client), claims.get("sub")
 
     if target:
         client = await app.store.clients.get(client_id) if client_id else None
         if client is None or target not in client.post_logout_redirect_uris:
-            return error_page(request, browser, "Sign-out failed",
-                              "The return URL is not registered for this application.")
+            return error_page(
+                request,
+                browser,
+                "Sign-out failed",
+                "The return URL is not registered for this application.",
+            )
         if values.get("state") and not auth0_style:
             target += ("&" if "?" in target else "?") + urlencode({"state": values["state"]})
 
@@ -80,8 +86,13 @@ async def logout(request: Request) -> Response:
     if session is None or hint_matches or confirmed:
         return await _end_session(app, browser, target, request)
     forwarded = {k: v for k, v in values.items() if k != "csrf"}
-    return page(request, browser, "pages/logout_confirm.html", {
-        "csrf": csrf_token(app, browser, "logout"),
-        "action": request.url.path,
-        "fields": forwarded,
-    })
+    return page(
+        request,
+        browser,
+        "pages/logout_confirm.html",
+        {
+            "csrf": csrf_token(app, browser, "logout"),
+            "action": request.url.path,
+            "fields": forwarded,
+        },
+    )

@@ -25,18 +25,29 @@ from provider.mfa.engine import MESSAGES, MFA_ACR, Outcome
 STATUS = {"invalid": 401, "throttled": 429, "locked": 429, "burned": 400, "expired": 400}
 
 
-async def begin_mfa(app: AppContext, browser: Browser, user_id: str, session_id: str | None,
-                    client_id: str | None, login_tx_id: str | None) -> Response:
+async def begin_mfa(
+    app: AppContext,
+    browser: Browser,
+    user_id: str,
+    session_id: str | None,
+    client_id: str | None,
+    login_tx_id: str | None,
+) -> Response:
     """Start an MFA transaction for a signed-in first factor and send the browser to it."""
     tx = await app.store.mfa.begin(
-        user_id, ttl=app.mfa.limits.transaction_ttl, client_id=client_id,
-        session_id=session_id, login_tx_id=login_tx_id, browser_id=browser.id,
+        user_id,
+        ttl=app.mfa.limits.transaction_ttl,
+        client_id=client_id,
+        session_id=session_id,
+        login_tx_id=login_tx_id,
+        browser_id=browser.id,
     )
     return RedirectResponse("/mfa?" + urlencode({"t": tx.id}), status_code=302)
 
 
-async def _load(app: AppContext, browser: Browser, tx_id: str | None
-                ) -> tuple[MfaTransaction, User] | None:
+async def _load(
+    app: AppContext, browser: Browser, tx_id: str | None
+) -> tuple[MfaTransaction, User] | None:
     if not tx_id or len(tx_id) > 100:
         return None
     tx = await app.store.mfa.get_live(tx_id)
@@ -61,8 +72,9 @@ async def _from_query(request: Request, browser: Browser) -> Loaded | Response:
     return loaded if loaded is not None else _expired(request, browser)
 
 
-async def _from_form(request: Request, browser: Browser
-                     ) -> tuple[dict[str, str], MfaTransaction, User] | Response:
+async def _from_form(
+    request: Request, browser: Browser
+) -> tuple[dict[str, str], MfaTransaction, User] | Response:
     """The CSRF-checked form and the transaction it names, or the page to answer with."""
     try:
         form = await read_form(request, browser, "mfa")
@@ -74,13 +86,30 @@ async def _from_form(request: Request, browser: Browser
     return form, *loaded
 
 
-def _challenge_page(request: Request, browser: Browser, tx: MfaTransaction, challenge: dict[str, Any],
-                    *, others: bool, error: str | None = None, status_code: int = 200) -> Response:
+def _challenge_page(
+    request: Request,
+    browser: Browser,
+    tx: MfaTransaction,
+    challenge: dict[str, Any],
+    *,
+    others: bool,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     app = ctx(request)
-    return page(request, browser, "pages/mfa_challenge.html", {
-        "t": tx.id, "csrf": csrf_token(app, browser, "mfa"), "challenge": challenge,
-        "others": others, "error": error,
-    }, status_code=status_code)
+    return page(
+        request,
+        browser,
+        "pages/mfa_challenge.html",
+        {
+            "t": tx.id,
+            "csrf": csrf_token(app, browser, "mfa"),
+            "challenge": challenge,
+            "others": others,
+            "error": error,
+        },
+        status_code=status_code,
+    )
 
 
 async def challenge_page(request: Request) -> Response:
@@ -99,9 +128,13 @@ async def challenge_page(request: Request) -> Response:
         # challenge instead of issuing a new one (which would resend an email code).
         factor, authenticator = await app.mfa.choose(user, usable)
         issued = await app.mfa.challenge(tx.id, user, factor, authenticator)
-        challenge = {"factor": factor.id, "prompt": issued.prompt,
-                     "input_label": issued.input_label, "input_mode": issued.input_mode,
-                     "details": dict(issued.details)}
+        challenge = {
+            "factor": factor.id,
+            "prompt": issued.prompt,
+            "input_label": issued.input_label,
+            "input_mode": issued.input_mode,
+            "details": dict(issued.details),
+        }
     return _challenge_page(request, browser, tx, challenge, others=len(usable) > 1)
 
 
@@ -118,8 +151,15 @@ async def verify(request: Request) -> Response:
     if outcome.reason == "expired":
         return _expired(request, browser)
     usable = await app.mfa.usable(user)
-    return _challenge_page(request, browser, tx, tx.challenge or {}, others=len(usable) > 1,
-                           error=outcome.message, status_code=STATUS[outcome.reason])
+    return _challenge_page(
+        request,
+        browser,
+        tx,
+        tx.challenge or {},
+        others=len(usable) > 1,
+        error=outcome.message,
+        status_code=STATUS[outcome.reason],
+    )
 
 
 async def methods_page(request: Request) -> Response:
@@ -131,12 +171,23 @@ async def methods_page(request: Request) -> Response:
         return loaded
     tx, user = loaded
     methods = [
-        {"id": a.id, "label": f.display_name, "detail": a.name if a.name != f.display_name else None}
+        {
+            "id": a.id,
+            "label": f.display_name,
+            "detail": a.name if a.name != f.display_name else None,
+        }
         for f, a in await app.mfa.usable(user)
     ]
-    return page(request, browser, "pages/mfa_methods.html", {
-        "t": tx.id, "csrf": csrf_token(app, browser, "mfa"), "methods": methods,
-    })
+    return page(
+        request,
+        browser,
+        "pages/mfa_methods.html",
+        {
+            "t": tx.id,
+            "csrf": csrf_token(app, browser, "mfa"),
+            "methods": methods,
+        },
+    )
 
 
 async def select(request: Request) -> Response:
@@ -163,21 +214,46 @@ async def enroll_page(request: Request) -> Response:
     tx, _ = loaded
     factors = [{"id": f.id, "label": f.display_name} for f in await app.mfa.enrollable()]
     if not factors:
-        return error_page(request, browser, "Multi-factor authentication unavailable",
-                          "This application requires a second factor, but none can be set up. "
-                          "Contact support.", status_code=403)
-    return page(request, browser, "pages/mfa_enroll_choose.html", {
-        "t": tx.id, "csrf": csrf_token(app, browser, "mfa"), "factors": factors,
-    })
+        return error_page(
+            request,
+            browser,
+            "Multi-factor authentication unavailable",
+            "This application requires a second factor, but none can be set up. Contact support.",
+            status_code=403,
+        )
+    return page(
+        request,
+        browser,
+        "pages/mfa_enroll_choose.html",
+        {
+            "t": tx.id,
+            "csrf": csrf_token(app, browser, "mfa"),
+            "factors": factors,
+        },
+    )
 
 
-def _enrollment_page(request: Request, browser: Browser, tx_id: str, enrollment: dict[str, Any],
-                     error: str | None = None, status_code: int = 200) -> Response:
+def _enrollment_page(
+    request: Request,
+    browser: Browser,
+    tx_id: str,
+    enrollment: dict[str, Any],
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     app = ctx(request)
-    return page(request, browser, "pages/mfa_enroll.html", {
-        "t": tx_id, "csrf": csrf_token(app, browser, "mfa"), "enrollment": enrollment,
-        "error": error,
-    }, status_code=status_code)
+    return page(
+        request,
+        browser,
+        "pages/mfa_enroll.html",
+        {
+            "t": tx_id,
+            "csrf": csrf_token(app, browser, "mfa"),
+            "enrollment": enrollment,
+            "error": error,
+        },
+        status_code=status_code,
+    )
 
 
 async def enroll_start(request: Request) -> Response:
@@ -195,11 +271,14 @@ async def enroll_start(request: Request) -> Response:
     except EnrollmentError as exc:
         return error_page(request, browser, "Cannot set up this method", str(exc))
     shown = {
-        "instructions": enrollment.instructions, "secret": enrollment.secret,
-        "uri": enrollment.uri, "input_label": enrollment.input_label,
+        "instructions": enrollment.instructions,
+        "secret": enrollment.secret,
+        "uri": enrollment.uri,
+        "input_label": enrollment.input_label,
         "input_mode": enrollment.input_mode,
         "qr": ("data:image/svg+xml;base64," + base64.b64encode(enrollment.qr_svg.encode()).decode())
-        if enrollment.qr_svg else None,
+        if enrollment.qr_svg
+        else None,
     }
     return _enrollment_page(request, browser, tx.id, shown)
 
@@ -217,15 +296,22 @@ async def enroll_confirm(request: Request) -> Response:
     if outcome.reason == "expired":
         return _expired(request, browser)
     stored = tx.challenge or {}
-    retry = {"instructions": stored.get("instructions", ""), "secret": None, "uri": None,
-             "qr": None, "input_label": stored.get("input_label", "Code"),
-             "input_mode": stored.get("input_mode", "numeric")}
-    return _enrollment_page(request, browser, tx.id, retry, error=outcome.message,
-                            status_code=STATUS[outcome.reason])
+    retry = {
+        "instructions": stored.get("instructions", ""),
+        "secret": None,
+        "uri": None,
+        "qr": None,
+        "input_label": stored.get("input_label", "Code"),
+        "input_mode": stored.get("input_mode", "numeric"),
+    }
+    return _enrollment_page(
+        request, browser, tx.id, retry, error=outcome.message, status_code=STATUS[outcome.reason]
+    )
 
 
-async def _finish(request: Request, browser: Browser, tx: MfaTransaction,
-                  outcome: Outcome) -> Response:
+async def _finish(
+    request: Request, browser: Browser, tx: MfaTransaction, outcome: Outcome
+) -> Response:
     """Record the second factor on the session, then continue the sign-in (after showing any
     new secret once)."""
     app = ctx(request)
@@ -237,10 +323,16 @@ async def _finish(request: Request, browser: Browser, tx: MfaTransaction,
         await app.store.sessions.upgrade_session(tx.session_id, amr=amr, acr=MFA_ACR)
     next_url = _next_url(tx)
     if outcome.secrets:
-        return page(request, browser, "pages/mfa_secrets.html", {
-            "secrets": outcome.secrets, "csrf": csrf_token(app, browser, "mfa-continue"),
-            "next": tx.login_tx_id or "",
-        })
+        return page(
+            request,
+            browser,
+            "pages/mfa_secrets.html",
+            {
+                "secrets": outcome.secrets,
+                "csrf": csrf_token(app, browser, "mfa-continue"),
+                "next": tx.login_tx_id or "",
+            },
+        )
     return RedirectResponse(next_url, status_code=303)
 
 

@@ -36,25 +36,40 @@ SCOPE_DESCRIPTIONS = {
 
 
 def _expired(request: Request, browser: Browser) -> Response:
-    return error_page(request, browser, "This sign-in has expired",
-                      "Return to the application and sign in again.")
+    return error_page(
+        request, browser, "This sign-in has expired", "Return to the application and sign in again."
+    )
 
 
-async def _transaction(app: AppContext, browser: Browser, tx_id: str | None) -> LoginTransaction | None:
+async def _transaction(
+    app: AppContext, browser: Browser, tx_id: str | None
+) -> LoginTransaction | None:
     if not tx_id or len(tx_id) > 100:
         return None
     return await app.store.sessions.get_transaction(tx_id, browser.id)
 
 
-def _login_page(request: Request, browser: Browser, tx: LoginTransaction | None,
-                error: str | None = None, email: str = "", status_code: int = 200) -> Response:
+def _login_page(
+    request: Request,
+    browser: Browser,
+    tx: LoginTransaction | None,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+) -> Response:
     app = ctx(request)
-    return page(request, browser, "pages/login.html", {
-        "tx": tx.id if tx else "",
-        "csrf": csrf_token(app, browser, "login"),
-        "error": error,
-        "email": email,
-    }, status_code=status_code)
+    return page(
+        request,
+        browser,
+        "pages/login.html",
+        {
+            "tx": tx.id if tx else "",
+            "csrf": csrf_token(app, browser, "login"),
+            "error": error,
+            "email": email,
+        },
+        status_code=status_code,
+    )
 
 
 async def login_form(request: Request) -> Response:
@@ -115,13 +130,18 @@ async def consent_form(request: Request) -> Response:
         return _expired(request, browser)
     user = await app.store.users.get(session.user_id)
     scopes = (tx.params.get("scope") or [""])[0].split()
-    return page(request, browser, "pages/consent.html", {
-        "tx": tx.id,
-        "csrf": csrf_token(app, browser, "consent"),
-        "client_name": client.name,
-        "user_email": user.email if user else "",
-        "scopes": [SCOPE_DESCRIPTIONS.get(s, s) for s in dict.fromkeys(scopes)],
-    })
+    return page(
+        request,
+        browser,
+        "pages/consent.html",
+        {
+            "tx": tx.id,
+            "csrf": csrf_token(app, browser, "consent"),
+            "client_name": client.name,
+            "user_email": user.email if user else "",
+            "scopes": [SCOPE_DESCRIPTIONS.get(s, s) for s in dict.fromkeys(scopes)],
+        },
+    )
 
 
 async def consent_submit(request: Request) -> Response:
@@ -155,14 +175,19 @@ async def account(request: Request) -> Response:
         {"label": factor.display_name, "detail": auth.name}
         for factor, auth in await app.mfa.usable(user)
     ]
-    return page(request, browser, "pages/account.html", {
-        "email": user.email,
-        "csrf": csrf_token(app, browser, "logout"),
-        "account_csrf": csrf_token(app, browser, "account"),
-        "methods": methods,
-        "can_regenerate": bool(methods) and "recovery-code" in await app.mfa.enabled_ids(),
-        "new_code": None,
-    })
+    return page(
+        request,
+        browser,
+        "pages/account.html",
+        {
+            "email": user.email,
+            "csrf": csrf_token(app, browser, "logout"),
+            "account_csrf": csrf_token(app, browser, "account"),
+            "methods": methods,
+            "can_regenerate": bool(methods) and "recovery-code" in await app.mfa.enabled_ids(),
+            "new_code": None,
+        },
+    )
 
 
 async def regenerate_recovery_code(request: Request) -> Response:
@@ -184,8 +209,16 @@ async def regenerate_recovery_code(request: Request) -> Response:
     if factor is None or "recovery-code" not in await app.mfa.enabled_ids():
         return error_page(request, browser, "Not available", "Recovery codes are turned off.")
     codes = await factor.provision(user_view(user))
-    return page(request, browser, "pages/account.html", {
-        "email": user.email, "csrf": csrf_token(app, browser, "logout"),
-        "account_csrf": csrf_token(app, browser, "account"), "methods": [],
-        "can_regenerate": False, "new_code": codes[0] if codes else None,
-    })
+    return page(
+        request,
+        browser,
+        "pages/account.html",
+        {
+            "email": user.email,
+            "csrf": csrf_token(app, browser, "logout"),
+            "account_csrf": csrf_token(app, browser, "account"),
+            "methods": [],
+            "can_regenerate": False,
+            "new_code": codes[0] if codes else None,
+        },
+    )

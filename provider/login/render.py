@@ -28,7 +28,13 @@ def page(
     return response
 
 
-def error_page(request: Request, browser: Browser, title: str, message: str,
-               status_code: int = 400) -> Response:
-    return page(request, browser, "pages/error.html",
-                {"title": title, "message": message}, status_code=status_code)
+def error_page(
+    request: Request, browser: Browser, title: str, message: str, status_code: int = 400
+) -> Response:
+    return page(
+        request,
+        browser,
+        "pages/error.html",
+        {"title": title, "message": message},
+        status_code=status_code,
+    )

@@ -123,15 +123,25 @@ class AuthenticatorStorage(Protocol):
     every user of the factor are reachable by id: check `row.user_id` against the user you
     were called for. Pending (unconfirmed) rows older than 15 minutes read as absent."""
 
-    async def create(self, user_id: str, *, name: str | None = None, secret: bytes | None = None,
-                     data: Mapping[str, Any] | None = None, confirmed: bool = False) -> StoredAuthenticator: ...
+    async def create(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        secret: bytes | None = None,
+        data: Mapping[str, Any] | None = None,
+        confirmed: bool = False,
+    ) -> StoredAuthenticator: ...
 
     async def get(self, authenticator_id: str) -> StoredAuthenticator | None: ...
 
-    async def list(self, user_id: str, *, confirmed_only: bool = True) -> list[StoredAuthenticator]: ...
+    async def list(
+        self, user_id: str, *, confirmed_only: bool = True
+    ) -> list[StoredAuthenticator]: ...
 
-    async def confirm(self, authenticator_id: str, *,
-                      data: Mapping[str, Any] | None = None) -> bool:
+    async def confirm(
+        self, authenticator_id: str, *, data: Mapping[str, Any] | None = None
+    ) -> bool:
         """Confirm a pending row (optionally replacing its data): True for exactly one caller;
         False if it was already confirmed or is gone."""
         ...
@@ -205,8 +215,13 @@ class Factor(ABC):
         """The user's usable authenticators of this factor (confirmed rows by default)."""
         rows = await self.context.authenticators.list(user.id)
         return [
-            Authenticator(id=row.id, factor_id=self.id, authenticator_type=self.authenticator_type,
-                          name=row.name, oob_channel=self.oob_channel)
+            Authenticator(
+                id=row.id,
+                factor_id=self.id,
+                authenticator_type=self.authenticator_type,
+                name=row.name,
+                oob_channel=self.oob_channel,
+            )
             for row in rows
         ]
 
@@ -214,7 +229,9 @@ class Factor(ABC):
         """Start enrolling; the pending authenticator is confirmed by `confirm_enrollment`."""
         raise EnrollmentError(f"{self.display_name} cannot be enrolled here.")
 
-    async def confirm_enrollment(self, user: UserView, authenticator_id: str, response: str) -> Verdict:
+    async def confirm_enrollment(
+        self, user: UserView, authenticator_id: str, response: str
+    ) -> Verdict:
         """Check the first response of a pending authenticator and confirm it if right."""
         raise EnrollmentError(f"{self.display_name} cannot be enrolled here.")
 
@@ -224,12 +241,14 @@ class Factor(ABC):
         return []
 
     @abstractmethod
-    async def challenge(self, user: UserView, authenticator: Authenticator,
-                        transaction_id: str) -> Challenge:
+    async def challenge(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str
+    ) -> Challenge:
         """Ask for a response (and, for out-of-band factors, send the code)."""
 
     @abstractmethod
-    async def verify(self, user: UserView, authenticator: Authenticator, transaction_id: str,
-                     response: str) -> Verdict:
+    async def verify(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str, response: str
+    ) -> Verdict:
         """Check a response. Attempt limits and the per-user failure bucket are applied by
         provider around this call; a factor adds only what is specific to it (e.g. replay)."""

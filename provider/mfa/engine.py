@@ -37,10 +37,9 @@ class MfaLimits:
 
 MESSAGES = {
     "locked": "Too many failed attempts: multi-factor authentication is locked for this "
-              "account. Try again later or contact support.",
+    "account. Try again later or contact support.",
     "throttled": "Too many failed codes. Wait for some minutes before retrying.",
-    "burned": "Too many wrong answers to this challenge. Request a new code or try another "
-              "method.",
+    "burned": "Too many wrong answers to this challenge. Request a new code or try another method.",
     "expired": "This sign-in has expired. Return to the application and sign in again.",
 }
 
@@ -63,23 +62,33 @@ def asks_for_mfa(acr_values: str | None) -> bool:
 
 
 def user_view(user: User) -> UserView:
-    return UserView(id=user.id, email=user.email, email_verified=user.email_verified,
-                    name=user.name)
+    return UserView(
+        id=user.id, email=user.email, email_verified=user.email_verified, name=user.name
+    )
 
 
 class MfaEngine:
-    def __init__(self, registry: FactorRegistry, store: Store, box: SecretBox,
-                 settings: Settings, limits: MfaLimits | None = None) -> None:
+    def __init__(
+        self,
+        registry: FactorRegistry,
+        store: Store,
+        box: SecretBox,
+        settings: Settings,
+        limits: MfaLimits | None = None,
+    ) -> None:
         self.registry = registry
         self.store = store
         self.limits = limits or MfaLimits()
         self._factors: dict[str, Factor] = {}
         for info in registry:
             context = PluginContext(
-                factor_id=info.id, settings=info.settings, issuer=settings.issuer,
+                factor_id=info.id,
+                settings=info.settings,
+                issuer=settings.issuer,
                 service_name=settings.service_name,
                 authenticators=store.authenticators.for_factor(info.id),
-                limiter=NamespacedLimiter(store.rate_limits, info.id), _box=box,
+                limiter=NamespacedLimiter(store.rate_limits, info.id),
+                _box=box,
             )
             self._factors[info.id] = info.factor_class(context)
 
@@ -90,7 +99,8 @@ class MfaEngine:
     async def enabled_ids(self) -> list[str]:
         toggles = await self.store.runtime.all("mfa.factor.")
         return [
-            info.id for info in self.registry
+            info.id
+            for info in self.registry
             if toggles.get(ENABLED_KEY.format(info.id), info.enabled_by_config)
         ]
 
@@ -145,8 +155,9 @@ class MfaEngine:
             return []
         return found
 
-    async def choose(self, user: User, usable: list[tuple[Factor, Authenticator]],
-                     wanted: str | None = None) -> tuple[Factor, Authenticator]:
+    async def choose(
+        self, user: User, usable: list[tuple[Factor, Authenticator]], wanted: str | None = None
+    ) -> tuple[Factor, Authenticator]:
         """The authenticator to challenge: the one asked for, else the last used, else the
         first independent one in configured order."""
         by_id = {a.id: (f, a) for f, a in usable}
@@ -159,18 +170,27 @@ class MfaEngine:
 
     async def enrollable(self) -> list[Factor]:
         return [
-            self._factors[i] for i in await self.enabled_ids()
+            self._factors[i]
+            for i in await self.enabled_ids()
             if self._factors[i].independent and self._factors[i].enrollable
         ]
 
     # -- challenging and checking ------------------------------------------------------------
-    async def challenge(self, tx_id: str, user: User, factor: Factor,
-                        authenticator: Authenticator) -> Challenge:
+    async def challenge(
+        self, tx_id: str, user: User, factor: Factor, authenticator: Authenticator
+    ) -> Challenge:
         challenge = await factor.challenge(user_view(user), authenticator, tx_id)
-        await self.store.mfa.set_challenge(tx_id, authenticator.id, {
-            "factor": factor.id, "prompt": challenge.prompt, "input_label": challenge.input_label,
-            "input_mode": challenge.input_mode, "details": dict(challenge.details),
-        })
+        await self.store.mfa.set_challenge(
+            tx_id,
+            authenticator.id,
+            {
+                "factor": factor.id,
+                "prompt": challenge.prompt,
+                "input_label": challenge.input_label,
+                "input_mode": challenge.input_mode,
+                "details": dict(challenge.details),
+            },
+        )
         return challenge
 
     async def verify(self, tx_id: str, user: User, response: str) -> Outcome:
@@ -182,8 +202,12 @@ class MfaEngine:
         if factor is None or tx.authenticator_id not in usable:
             return Outcome(False, "expired", MESSAGES["expired"])
         authenticator = usable[tx.authenticator_id][1]
-        outcome = await self._guarded(tx_id, user, factor, lambda: factor.verify(
-            user_view(user), authenticator, tx_id, response))
+        outcome = await self._guarded(
+            tx_id,
+            user,
+            factor,
+            lambda: factor.verify(user_view(user), authenticator, tx_id, response),
+        )
         if outcome.accepted:
             await self.store.mfa.set_preferred(user.id, authenticator.id)
             await self.store.authenticators.touch(authenticator.id)
@@ -194,22 +218,38 @@ class MfaEngine:
         if factor is None or factor not in await self.enrollable():
             raise EnrollmentError("This method cannot be enrolled.")
         enrollment = await factor.begin_enrollment(user_view(user))
-        await self.store.mfa.set_challenge(tx_id, enrollment.authenticator_id, {
-            "factor": factor.id, "enrollment": True, "instructions": enrollment.instructions,
-            "input_label": enrollment.input_label, "input_mode": enrollment.input_mode,
-        })
+        await self.store.mfa.set_challenge(
+            tx_id,
+            enrollment.authenticator_id,
+            {
+                "factor": factor.id,
+                "enrollment": True,
+                "instructions": enrollment.instructions,
+                "input_label": enrollment.input_label,
+                "input_mode": enrollment.input_mode,
+            },
+        )
         return enrollment
 
     async def confirm_enrollment(self, tx_id: str, user: User, response: str) -> Outcome:
         tx = await self.store.mfa.get_live(tx_id)
-        if (tx is None or tx.user_id != user.id or not tx.challenge
-                or not tx.challenge.get("enrollment") or not tx.authenticator_id):
+        if (
+            tx is None
+            or tx.user_id != user.id
+            or not tx.challenge
+            or not tx.challenge.get("enrollment")
+            or not tx.authenticator_id
+        ):
             return Outcome(False, "expired", MESSAGES["expired"])
         factor = self._factors[tx.challenge["factor"]]
         pending_id = tx.authenticator_id
         first = await self.store.authenticators.count_confirmed(user.id) == 0
-        outcome = await self._guarded(tx_id, user, factor, lambda: factor.confirm_enrollment(
-            user_view(user), pending_id, response))
+        outcome = await self._guarded(
+            tx_id,
+            user,
+            factor,
+            lambda: factor.confirm_enrollment(user_view(user), pending_id, response),
+        )
         if not outcome.accepted:
             return outcome
         await self.store.mfa.set_preferred(user.id, pending_id)
@@ -226,8 +266,9 @@ class MfaEngine:
         bucket = f"mfa:failures:{user.id}"
         # Charged before checking, so parallel guesses cannot overdraw it; a right answer
         # empties it again. A new challenge never refills it.
-        if not await self.store.rate_limits.charge(bucket, limits.failure_burst,
-                                                   limits.failure_interval_ms):
+        if not await self.store.rate_limits.charge(
+            bucket, limits.failure_burst, limits.failure_interval_ms
+        ):
             return Outcome(False, "throttled", MESSAGES["throttled"])
         if not await mfa.add_attempt(tx_id, limits.attempts_per_challenge):
             return Outcome(False, "burned", MESSAGES["burned"])

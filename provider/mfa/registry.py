@@ -60,7 +60,9 @@ def _check_class(name: str, loaded: Any) -> type[Factor]:
     return loaded
 
 
-def discover(points: Iterable[EntryPoint] | None = None) -> dict[str, tuple[type[Factor], str, str]]:
+def discover(
+    points: Iterable[EntryPoint] | None = None,
+) -> dict[str, tuple[type[Factor], str, str]]:
     """Installed factor classes by id, with the distribution and version that provide them."""
     found: dict[str, tuple[type[Factor], str, str]] = {}
     for point in points if points is not None else entry_points(group=ENTRY_POINT_GROUP):
@@ -76,7 +78,9 @@ def discover(points: Iterable[EntryPoint] | None = None) -> dict[str, tuple[type
         try:
             loaded = point.load()
         except Exception as exc:  # noqa: BLE001 - any import failure of a plugin
-            raise RegistryError(f"factor plugin {point.name!r} ({dist}) failed to load: {exc}") from exc
+            raise RegistryError(
+                f"factor plugin {point.name!r} ({dist}) failed to load: {exc}"
+            ) from exc
         found[point.name] = (_check_class(point.name, loaded), dist, version)
     return found
 

@@ -102,7 +102,9 @@ async def run_authorization(
         if error.redirect_uri:
             return _error_redirect(app, browser, error)
         return error_page(
-            request, browser, "This sign-in request is invalid",
+            request,
+            browser,
+            "This sign-in request is invalid",
             f"{error.description or error.error}. Return to the application and try again.",
         )
 
@@ -114,17 +116,28 @@ async def run_authorization(
 
     client = grant.client
     if asks_for_mfa(values.get("acr_values")) and not await app.mfa.enabled_ids():
-        return _error_redirect(app, browser, UnmetAuthenticationRequirements(
-            redirect_uri=grant.redirect_uri, state=values.get("state")))
+        return _error_redirect(
+            app,
+            browser,
+            UnmetAuthenticationRequirements(
+                redirect_uri=grant.redirect_uri, state=values.get("state")
+            ),
+        )
     if login.acr != MFA_ACR and await app.mfa.required(client.record, values.get("acr_values")):
         if "none" in values.get("prompt", "").split():
-            return _error_redirect(app, browser, InteractionRequiredError(
-                redirect_uri=grant.redirect_uri, state=values.get("state")))
+            return _error_redirect(
+                app,
+                browser,
+                InteractionRequiredError(
+                    redirect_uri=grant.redirect_uri, state=values.get("state")
+                ),
+            )
         tx = tx or await app.store.sessions.begin_transaction(
             browser.id, client.client_id, params, app.settings.login_transaction_ttl
         )
-        response = await begin_mfa(app, browser, login.user.id, login.session_id,
-                                   client.client_id, tx.id)
+        response = await begin_mfa(
+            app, browser, login.user.id, login.session_id, client.client_id, tx.id
+        )
         remember_browser(response, app, browser)
         return response
 
@@ -136,8 +149,11 @@ async def run_authorization(
         if not consented_now and (asked or not wanted <= granted):
             if "none" in values.get("prompt", "").split():
                 return _error_redirect(
-                    app, browser,
-                    ConsentRequiredError(redirect_uri=grant.redirect_uri, state=values.get("state")),
+                    app,
+                    browser,
+                    ConsentRequiredError(
+                        redirect_uri=grant.redirect_uri, state=values.get("state")
+                    ),
                 )
             tx = tx or await app.store.sessions.begin_transaction(
                 browser.id, client.client_id, params, app.settings.login_transaction_ttl
@@ -145,8 +161,12 @@ async def run_authorization(
             return _redirect(app, browser, "/consent?" + urlencode({"tx": tx.id}))
 
     if tx is not None and not await app.store.sessions.complete_transaction(tx.id):
-        return error_page(request, browser, "Already completed",
-                          "This sign-in was already completed. Return to the application.")
+        return error_page(
+            request,
+            browser,
+            "Already completed",
+            "This sign-in was already completed. Return to the application.",
+        )
     result = app.oauth.create_authorization_response(oauth_request, grant_user=login, grant=grant)
     if result.status < 400 and exchange.commit is not None:
         await exchange.commit()
@@ -162,8 +182,9 @@ async def authorize(request: Request) -> Response:
         params = await read_params(request, app.settings.max_body_bytes)
         check_params(params, allow_repeats=True)  # Authlib names the repeated parameter
     except OAuth2Error as error:
-        return error_page(request, browser, "This sign-in request is invalid",
-                          str(error.description))
+        return error_page(
+            request, browser, "This sign-in request is invalid", str(error.description)
+        )
     return await run_authorization(request, browser, params)
 
 
@@ -172,14 +193,16 @@ async def resume(request: Request) -> Response:
     browser = read_browser(request)
     tx = await app.store.sessions.get_transaction(request.query_params.get("tx", ""), browser.id)
     if tx is None:
-        return error_page(request, browser, "This sign-in has expired",
-                          "Return to the application and sign in again.")
+        return error_page(
+            request,
+            browser,
+            "This sign-in has expired",
+            "Return to the application and sign in again.",
+        )
     return await run_authorization(request, browser, tx.params, tx)
 
 
-async def deny_authorization(
-    request: Request, browser: Browser, tx: LoginTransaction
-) -> Response:
+async def deny_authorization(request: Request, browser: Browser, tx: LoginTransaction) -> Response:
     """The user declined: answer the client with access_denied (the request is re-validated,
     so the error can only go to a registered redirect URI)."""
     app = ctx(request)
@@ -193,8 +216,12 @@ async def deny_authorization(
     except OAuth2Error:
         grant = None
     if grant is None or not await app.store.sessions.complete_transaction(tx.id):
-        return error_page(request, browser, "This sign-in has expired",
-                          "Return to the application and sign in again.")
+        return error_page(
+            request,
+            browser,
+            "This sign-in has expired",
+            "Return to the application and sign in again.",
+        )
     result = app.oauth.create_authorization_response(oauth_request, grant_user=None, grant=grant)
     response = to_response(result)
     remember_browser(response, app, browser)

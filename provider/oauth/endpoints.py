@@ -27,7 +27,9 @@ async def _settle(app: AppContext, exchange: Exchange, result: AuthlibResult) ->
     return to_response(result)
 
 
-async def _prepare(request: Request, *, lookup_token: bool = False) -> tuple[OAuthRequest, Exchange]:
+async def _prepare(
+    request: Request, *, lookup_token: bool = False
+) -> tuple[OAuthRequest, Exchange]:
     app = ctx(request)
     params = await read_params(request, app.settings.max_body_bytes)
     check_params(params)

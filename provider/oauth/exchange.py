@@ -61,9 +61,7 @@ def requested_client_id(params: dict[str, str], headers: Any) -> str | None:
     return basic_id or params.get("client_id")
 
 
-async def prefetch(
-    store: Store, box: SecretBox, params: dict[str, str], headers: Any
-) -> Exchange:
+async def prefetch(store: Store, box: SecretBox, params: dict[str, str], headers: Any) -> Exchange:
     exchange = Exchange()
     client_id = requested_client_id(params, headers)
     if client_id and len(client_id) <= 200:

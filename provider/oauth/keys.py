@@ -114,7 +114,9 @@ class KeyRing:
     def sign(self, claims: dict[str, Any], typ: str | None = None) -> str:
         return jwt.encode(self.header(typ), claims, self._signing, algorithms=[self.alg])
 
-    def verify(self, token: str, *, typ: str | None = None, check_exp: bool = True) -> dict[str, Any]:
+    def verify(
+        self, token: str, *, typ: str | None = None, check_exp: bool = True
+    ) -> dict[str, Any]:
         """Claims of a JWT this server signed; raises InvalidJWT otherwise."""
         try:
             decoded = jwt.decode(token, self._verify_set, algorithms=["RS256", "ES256"])

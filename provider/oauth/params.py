@@ -116,12 +116,10 @@ async def read_params(request: Request, limit: int) -> dict[str, list[str]]:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
             body_params = _from_json(body) if body else {}
-        elif content_type in ("application/x-www-form-urlencoded", "") :
+        elif content_type in ("application/x-www-form-urlencoded", ""):
             body_params = _from_query(body)
         else:
-            raise InvalidRequestError(
-                "Use application/x-www-form-urlencoded or application/json."
-            )
+            raise InvalidRequestError("Use application/x-www-form-urlencoded or application/json.")
         for key, values in body_params.items():
             params.setdefault(key, []).extend(values)
     if any("\x00" in key or any("\x00" in v for v in values) for key, values in params.items()):

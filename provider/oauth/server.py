@@ -97,8 +97,11 @@ class _Introspection(IntrospectionEndpoint):
     def introspect_token(self, token: TokenMixin) -> dict[str, Any]:
         if isinstance(token, AccessToken):
             claims = token.claims
-            body = {k: claims[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp",
-                                           "iat", "jti") if k in claims}
+            body = {
+                k: claims[k]
+                for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti")
+                if k in claims
+            }
             body["token_type"] = "Bearer"
             return body
         grant = token.record.grant

@@ -51,9 +51,10 @@ async def userinfo(request: Request) -> Response:
         return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
     aud = claims.get("aud")
     audiences = set(aud) if isinstance(aud, list) else {aud}
-    if app.minter.userinfo_audience not in audiences or "openid" not in str(
-        claims.get("scope", "")
-    ).split():
+    if (
+        app.minter.userinfo_audience not in audiences
+        or "openid" not in str(claims.get("scope", "")).split()
+    ):
         return _bearer_error(403, "insufficient_scope", "The token does not allow userinfo.")
     if await app.store.tokens.is_revoked(str(claims.get("jti")), claims.get("gid")):
         return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")

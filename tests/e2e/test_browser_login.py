@@ -128,16 +128,31 @@ def test_third_party_consent_redirects_with_code(server: ProviderServer, page: P
     with recording_server() as client_app:
         redirect_uri = f"http://127.0.0.1:{client_app.server_port}/cb"
         client_id = server.cli_json(
-            "clients", "create", "--name", "Third Party App", "--public",
-            "--redirect-uri", redirect_uri,
+            "clients",
+            "create",
+            "--name",
+            "Third Party App",
+            "--public",
+            "--redirect-uri",
+            redirect_uri,
         )["client_id"]
         verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(12)
-        page.goto(server.base_url + "/authorize?" + urlencode({
-            "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-            "scope": "openid email", "state": state, "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }))
+        page.goto(
+            server.base_url
+            + "/authorize?"
+            + urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": client_id,
+                    "redirect_uri": redirect_uri,
+                    "scope": "openid email",
+                    "state": state,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                }
+            )
+        )
         sign_in(page, DEMO_EMAIL, DEMO_PASSWORD)
 
         expect(page.get_by_role("heading", name="Authorize Third Party App")).to_be_visible()
@@ -160,10 +175,16 @@ def test_third_party_consent_redirects_with_code(server: ProviderServer, page: P
         assert params["state"] == state
         assert params["iss"] == server.issuer
 
-    answer = httpx.post(server.base_url + "/oauth/token", data={
-        "grant_type": "authorization_code", "code": params["code"],
-        "redirect_uri": redirect_uri, "client_id": client_id, "code_verifier": verifier,
-    })
+    answer = httpx.post(
+        server.base_url + "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
+            "code_verifier": verifier,
+        },
+    )
     assert answer.status_code == 200, answer.text
 
 

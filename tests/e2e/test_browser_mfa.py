@@ -54,8 +54,9 @@ def shown_recovery_code(page: Page) -> str:
     return codes.inner_text()
 
 
-def test_enroll_totp_then_sign_in_with_the_recovery_code(mfa_server: ProviderServer,
-                                                         page: Page, browser: Browser) -> None:
+def test_enroll_totp_then_sign_in_with_the_recovery_code(
+    mfa_server: ProviderServer, page: Page, browser: Browser
+) -> None:
     """First sign-in: "Secure your account" → Authenticator app (QR + key) → TOTP code →
     recovery code shown once → demo app with amr otp+mfa. Second sign-in, in a new profile:
     TOTP challenge → Try another method → Recovery code → a fresh recovery code → demo app."""
@@ -84,8 +85,10 @@ def test_enroll_totp_then_sign_in_with_the_recovery_code(mfa_server: ProviderSer
     secret = page.locator("#secret").inner_text().strip()
     assert len(secret) == 32 and set(secret) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
     # The QR code encodes the key shown as text, for this account.
-    uri = (f"otpauth://totp/provider:{DEMO_EMAIL}?secret={secret}&issuer=provider"
-           "&algorithm=SHA1&digits=6&period=30")
+    uri = (
+        f"otpauth://totp/provider:{DEMO_EMAIL}?secret={secret}&issuer=provider"
+        "&algorithm=SHA1&digits=6&period=30"
+    )
     src = qr.get_attribute("src") or ""
     assert src.startswith("data:image/svg+xml;base64,")
     assert base64.b64decode(src.split(",", 1)[1]).decode() == qr_svg(uri)
@@ -117,14 +120,16 @@ def test_enroll_totp_then_sign_in_with_the_recovery_code(mfa_server: ProviderSer
 
         expect(second.get_by_role("heading", name="Verify it's you")).to_be_visible()
         assert path_of(second.url) == "/mfa"
-        expect(second.get_by_text("Enter the 6-digit code from your authenticator app."))\
-            .to_be_visible()
+        expect(
+            second.get_by_text("Enter the 6-digit code from your authenticator app.")
+        ).to_be_visible()
         screenshot(second, "mfa-06-totp-challenge")
 
         second.get_by_role("link", name="Try another method").click()
         expect(second.get_by_role("heading", name="Try another method")).to_be_visible()
         expect(second.locator("form.method button")).to_have_text(
-            ["Authenticator app", "Recovery code"])
+            ["Authenticator app", "Recovery code"]
+        )
         screenshot(second, "mfa-07-try-another-method")
 
         second.get_by_role("button", name="Recovery code").click()

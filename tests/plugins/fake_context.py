@@ -44,13 +44,24 @@ class FakeStorage:
         entry = self._db.rows.get(authenticator_id)
         return entry[1] if entry and entry[0] == self._factor_id else None
 
-    async def create(self, user_id: str, *, name: str | None = None, secret: bytes | None = None,
-                     data: Mapping[str, Any] | None = None,
-                     confirmed: bool = False) -> StoredAuthenticator:
+    async def create(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        secret: bytes | None = None,
+        data: Mapping[str, Any] | None = None,
+        confirmed: bool = False,
+    ) -> StoredAuthenticator:
         await asyncio.sleep(0)
         row = StoredAuthenticator(
-            id=f"{self._factor_id}|dev_{secrets.token_urlsafe(12)}", user_id=user_id, name=name,
-            secret=secret or None, data=dict(data or {}), counter=0, confirmed=confirmed,
+            id=f"{self._factor_id}|dev_{secrets.token_urlsafe(12)}",
+            user_id=user_id,
+            name=name,
+            secret=secret or None,
+            data=dict(data or {}),
+            counter=0,
+            confirmed=confirmed,
             created_at=self._db.now(),
         )
         self._db.rows[row.id] = (self._factor_id, row)
@@ -62,13 +73,18 @@ class FakeStorage:
 
     async def list(self, user_id: str, *, confirmed_only: bool = True) -> list[StoredAuthenticator]:
         await asyncio.sleep(0)
-        rows = [row for factor, row in self._db.rows.values()
-                if factor == self._factor_id and row.user_id == user_id
-                and (row.confirmed or not confirmed_only)]
+        rows = [
+            row
+            for factor, row in self._db.rows.values()
+            if factor == self._factor_id
+            and row.user_id == user_id
+            and (row.confirmed or not confirmed_only)
+        ]
         return sorted(rows, key=lambda row: row.created_at)
 
-    async def confirm(self, authenticator_id: str, *,
-                      data: Mapping[str, Any] | None = None) -> bool:
+    async def confirm(
+        self, authenticator_id: str, *, data: Mapping[str, Any] | None = None
+    ) -> bool:
         await asyncio.sleep(0)
         row = self._mine(authenticator_id)
         if row is None or row.confirmed:
@@ -123,8 +139,14 @@ class FakeLimiter:
 class FakeContext:
     """`FactorContext` for one factor, over a (possibly shared) `FakeDatabase`."""
 
-    def __init__(self, factor_id: str, settings: Mapping[str, Any] | None = None, *,
-                 db: FakeDatabase | None = None, service_name: str = "Example Service") -> None:
+    def __init__(
+        self,
+        factor_id: str,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        db: FakeDatabase | None = None,
+        service_name: str = "Example Service",
+    ) -> None:
         self.db = db or FakeDatabase()
         self.factor_id = factor_id
         self.settings: Mapping[str, Any] = dict(settings or {})
@@ -144,8 +166,7 @@ class FakeContext:
         return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def make_factor(cls: type[F], settings: Mapping[str, Any] | None = None,
-                **kwargs: Any) -> F:
+def make_factor(cls: type[F], settings: Mapping[str, Any] | None = None, **kwargs: Any) -> F:
     """Instantiate a factor as provider does: validated settings, then a context."""
     validated = cls.validate_settings(dict(settings or {}))
     return cls(FakeContext(cls.id, validated, **kwargs))

@@ -37,9 +37,13 @@ def test_settings() -> None:
     cls = load_pin_factor()
     assert cls.validate_settings({}) == {"length": 6}
     assert cls.validate_settings({"length": 12}) == {"length": 12}
-    for bad, named in [({"length": 5}, "length"), ({"length": 13}, "length"),
-                       ({"length": "8"}, "length"), ({"length": True}, "length"),
-                       ({"colour": "red"}, "colour")]:
+    for bad, named in [
+        ({"length": 5}, "length"),
+        ({"length": 13}, "length"),
+        ({"length": "8"}, "length"),
+        ({"length": True}, "length"),
+        ({"colour": "red"}, "colour"),
+    ]:
         with pytest.raises(FactorConfigError, match=named):
             cls.validate_settings(bad)
 
@@ -58,8 +62,9 @@ async def test_enroll_and_verify_a_pin() -> None:
     with pytest.raises(EnrollmentError):  # not Bob's
         await factor.confirm_enrollment(BOB, enrollment.authenticator_id, "12345678")
 
-    assert (await factor.confirm_enrollment(ALICE, enrollment.authenticator_id,
-                                            "12345678")).accepted
+    assert (
+        await factor.confirm_enrollment(ALICE, enrollment.authenticator_id, "12345678")
+    ).accepted
     (auth,) = await factor.list_authenticators(ALICE)
     assert auth.factor_id == "example-pin" and auth.name == "Security PIN"
 
@@ -81,8 +86,9 @@ async def test_same_pin_different_users_different_hashes() -> None:
     factor: Any = make_factor(load_pin_factor())
     for user in (ALICE, BOB):
         enrollment = await factor.begin_enrollment(user)
-        assert (await factor.confirm_enrollment(user, enrollment.authenticator_id,
-                                                "246810")).accepted
+        assert (
+            await factor.confirm_enrollment(user, enrollment.authenticator_id, "246810")
+        ).accepted
     (alice,) = await factor.context.authenticators.list(ALICE.id)
     (bob,) = await factor.context.authenticators.list(BOB.id)
     assert alice.data["hash"] != bob.data["hash"]

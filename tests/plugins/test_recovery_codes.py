@@ -38,8 +38,7 @@ def test_class_attributes() -> None:
     assert RecoveryCodeFactor.amr == ()
 
 
-async def test_provision_gives_one_strong_code_stored_as_a_hash(
-        factor: RecoveryCodeFactor) -> None:
+async def test_provision_gives_one_strong_code_stored_as_a_hash(factor: RecoveryCodeFactor) -> None:
     (code,) = await factor.provision(ALICE)
     assert FORMAT.fullmatch(code), code
     plain = code.replace("-", "")
@@ -79,12 +78,15 @@ async def test_codes_differ_between_users(factor: RecoveryCodeFactor) -> None:
     assert not (await factor.verify(BOB, bobs, "txn", alice)).accepted
 
 
-@pytest.mark.parametrize("typed", [
-    lambda code: code,
-    lambda code: code.replace("-", ""),
-    lambda code: code.lower(),
-    lambda code: f"  {code.replace('-', ' ').lower()} ",
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        lambda code: code,
+        lambda code: code.replace("-", ""),
+        lambda code: code.lower(),
+        lambda code: f"  {code.replace('-', ' ').lower()} ",
+    ],
+)
 async def test_verify_accepts_the_code_as_typed(factor: RecoveryCodeFactor, typed) -> None:
     (code,) = await factor.provision(ALICE)
     verdict = await factor.verify(ALICE, await the_authenticator(factor), "txn", typed(code))
@@ -127,8 +129,9 @@ async def test_wrong_code_is_refused_and_keeps_the_right_one(factor: RecoveryCod
 async def test_concurrent_use_accepts_exactly_once(factor: RecoveryCodeFactor) -> None:
     (code,) = await factor.provision(ALICE)
     auth = await the_authenticator(factor)
-    verdicts = await asyncio.gather(*(factor.verify(ALICE, auth, f"txn-{i}", code)
-                                      for i in range(5)))
+    verdicts = await asyncio.gather(
+        *(factor.verify(ALICE, auth, f"txn-{i}", code) for i in range(5))
+    )
     assert sum(v.accepted for v in verdicts) == 1
     # Exactly one replacement code exists, and it is the one handed out.
     (new_code,) = [v.new_secret for v in verdicts if v.accepted]

@@ -19,21 +19,34 @@ BOB = UserView(id="usr_bob", email="bob@example.com", email_verified=True)
 T0 = 1_700_000_010  # 10 s into a 30 s step
 
 
-@pytest.mark.parametrize(("for_time", "code"), [
-    (59, "287082"),
-    (1111111109, "081804"),
-    (1111111111, "050471"),
-    (1234567890, "005924"),
-    (2000000000, "279037"),
-])
+@pytest.mark.parametrize(
+    ("for_time", "code"),
+    [
+        (59, "287082"),
+        (1111111109, "081804"),
+        (1111111111, "050471"),
+        (1234567890, "005924"),
+        (2000000000, "279037"),
+    ],
+)
 def test_rfc6238_sha1_vectors(for_time: int, code: str) -> None:
     # RFC 6238 appendix B (8 digits there; these are the last 6).
     assert totp_code(b"12345678901234567890", for_time) == code
 
 
 def test_rfc4226_hotp_vectors() -> None:
-    expected = ["755224", "287082", "359152", "969429", "338314",
-                "254676", "287922", "162583", "399871", "520489"]
+    expected = [
+        "755224",
+        "287082",
+        "359152",
+        "969429",
+        "338314",
+        "254676",
+        "287922",
+        "162583",
+        "399871",
+        "520489",
+    ]
     assert [hotp_code(b"12345678901234567890", i) for i in range(10)] == expected
 
 
@@ -51,8 +64,9 @@ async def enrolled(factor: TotpFactor, user: UserView = ALICE) -> tuple[Authenti
     so the code used to confirm cannot collide with the test's own codes."""
     enrollment = await factor.begin_enrollment(user)
     assert enrollment.secret is not None
-    verdict = await factor.confirm_enrollment(user, enrollment.authenticator_id,
-                                              totp_of(factor, enrollment.secret))
+    verdict = await factor.confirm_enrollment(
+        user, enrollment.authenticator_id, totp_of(factor, enrollment.secret)
+    )
     assert verdict.accepted
     context: Any = factor.context
     context.set_time(context.now() + 300)
@@ -78,8 +92,13 @@ async def test_enrollment_returns_secret_uri_and_qr(factor: TotpFactor) -> None:
     assert uri.path == "/Example%20Co:alice%2Bmfa@example.com"
     assert unquote(uri.path) == "/Example Co:alice+mfa@example.com"
     query = parse_qs(uri.query)
-    assert query == {"secret": [enrollment.secret], "issuer": ["Example Co"],
-                     "algorithm": ["SHA1"], "digits": ["6"], "period": ["30"]}
+    assert query == {
+        "secret": [enrollment.secret],
+        "issuer": ["Example Co"],
+        "algorithm": ["SHA1"],
+        "digits": ["6"],
+        "period": ["30"],
+    }
 
     assert enrollment.qr_svg and enrollment.qr_svg.startswith("<svg")
     assert "<?xml" not in enrollment.qr_svg and enrollment.qr_svg.endswith("</svg>")
@@ -109,8 +128,9 @@ async def test_confirm_with_the_right_code(factor: TotpFactor) -> None:
     assert not wrong.accepted and wrong.message == "The code you entered is invalid."
 
     code = totp_of(factor, enrollment.secret)
-    verdict = await factor.confirm_enrollment(ALICE, enrollment.authenticator_id,
-                                              f" {code[:3]} {code[3:]} ")
+    verdict = await factor.confirm_enrollment(
+        ALICE, enrollment.authenticator_id, f" {code[:3]} {code[3:]} "
+    )
     assert verdict.accepted
     listed = await factor.list_authenticators(ALICE)
     assert [a.id for a in listed] == [enrollment.authenticator_id]
@@ -130,8 +150,9 @@ async def test_confirm_another_users_enrollment_fails(factor: TotpFactor) -> Non
     enrollment = await factor.begin_enrollment(ALICE)
     assert enrollment.secret is not None
     with pytest.raises(EnrollmentError):
-        await factor.confirm_enrollment(BOB, enrollment.authenticator_id,
-                                        totp_of(factor, enrollment.secret))
+        await factor.confirm_enrollment(
+            BOB, enrollment.authenticator_id, totp_of(factor, enrollment.secret)
+        )
 
 
 async def test_new_enrollment_discards_the_pending_one(factor: TotpFactor) -> None:
@@ -219,20 +240,25 @@ async def test_pending_and_foreign_rows_are_refused(factor: TotpFactor) -> None:
 def test_settings_defaults() -> None:
     assert TotpFactor.validate_settings({}) == {"window": 1}
     assert TotpFactor.validate_settings({"issuer_label": " Acme ", "window": 2}) == {
-        "issuer_label": "Acme", "window": 2}
+        "issuer_label": "Acme",
+        "window": 2,
+    }
 
 
-@pytest.mark.parametrize(("settings", "named"), [
-    ({"digits": 8}, "digits"),
-    ({"window": 3}, "window"),
-    ({"window": -1}, "window"),
-    ({"window": "1"}, "window"),
-    ({"window": True}, "window"),
-    ({"issuer_label": "x" * 65}, "issuer_label"),
-    ({"issuer_label": ""}, "issuer_label"),
-    ({"issuer_label": 42}, "issuer_label"),
-    ({"issuer_label": "Acme:Prod"}, "issuer_label"),
-])
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"digits": 8}, "digits"),
+        ({"window": 3}, "window"),
+        ({"window": -1}, "window"),
+        ({"window": "1"}, "window"),
+        ({"window": True}, "window"),
+        ({"issuer_label": "x" * 65}, "issuer_label"),
+        ({"issuer_label": ""}, "issuer_label"),
+        ({"issuer_label": 42}, "issuer_label"),
+        ({"issuer_label": "Acme:Prod"}, "issuer_label"),
+    ],
+)
 def test_settings_errors(settings: dict[str, Any], named: str) -> None:
     with pytest.raises(FactorConfigError, match=named):
         TotpFactor.validate_settings(settings)

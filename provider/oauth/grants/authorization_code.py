@@ -95,13 +95,20 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
         record = self.exchange.code
         assert record is not None
         family = new_family(
-            client_id=record.client_id, user_id=user.id, scope=record.scope,
-            audience=record.audience, auth_time=record.auth_time, amr=record.amr,
-            acr=record.acr, lifetime=self.server.settings.refresh_token_ttl,
+            client_id=record.client_id,
+            user_id=user.id,
+            scope=record.scope,
+            audience=record.audience,
+            auth_time=record.auth_time,
+            amr=record.amr,
+            acr=record.acr,
+            lifetime=self.server.settings.refresh_token_ttl,
         )
         client = self.request.client
         token, refresh = token_response(
-            self.server, family, record.scope,
+            self.server,
+            family,
+            record.scope,
             with_refresh=client.check_grant_type("refresh_token"),
         )
         self.exchange.extra["family"] = family
@@ -126,4 +133,3 @@ class AuthorizationCodeGrant(IssuingGrantMixin, grants.AuthorizationCodeGrant):
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Consumed atomically in the commit instead."""
-

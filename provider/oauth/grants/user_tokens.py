@@ -22,9 +22,17 @@ def new_family(
 ) -> TokenGrant:
     stamp = now()
     return TokenGrant(
-        id=new_id("grt", 16), client_id=client_id, user_id=user_id, scope=scope,
-        audience=audience, auth_time=auth_time, amr=amr, acr=acr, created_at=stamp,
-        expires_at=stamp + lifetime, revoked_at=None,
+        id=new_id("grt", 16),
+        client_id=client_id,
+        user_id=user_id,
+        scope=scope,
+        audience=audience,
+        auth_time=auth_time,
+        amr=amr,
+        acr=acr,
+        created_at=stamp,
+        expires_at=stamp + lifetime,
+        revoked_at=None,
     )
 
 

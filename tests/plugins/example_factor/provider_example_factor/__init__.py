@@ -57,8 +57,9 @@ class PinFactor(Factor):
         # Bound to the user, so two users with the same PIN do not share a stored hash.
         return self.context.keyed_hash(f"{self.id}:{user.id}:{pin}")
 
-    async def _own_row(self, user: UserView, authenticator_id: str, *,
-                       confirmed: bool) -> StoredAuthenticator | None:
+    async def _own_row(
+        self, user: UserView, authenticator_id: str, *, confirmed: bool
+    ) -> StoredAuthenticator | None:
         row = await self.context.authenticators.get(authenticator_id)
         if row is None or row.user_id != user.id or row.confirmed != confirmed:
             return None
@@ -66,11 +67,14 @@ class PinFactor(Factor):
 
     async def begin_enrollment(self, user: UserView) -> Enrollment:
         row = await self.context.authenticators.create(user.id, name=NAME, confirmed=False)
-        return Enrollment(authenticator_id=row.id,
-                          instructions=f"Choose a PIN of {self._length} digits and enter it below.")
+        return Enrollment(
+            authenticator_id=row.id,
+            instructions=f"Choose a PIN of {self._length} digits and enter it below.",
+        )
 
-    async def confirm_enrollment(self, user: UserView, authenticator_id: str,
-                                 response: str) -> Verdict:
+    async def confirm_enrollment(
+        self, user: UserView, authenticator_id: str, response: str
+    ) -> Verdict:
         storage = self.context.authenticators
         pending = await self._own_row(user, authenticator_id, confirmed=False)
         if pending is None:
@@ -83,14 +87,19 @@ class PinFactor(Factor):
             raise EnrollmentError("This enrollment is no longer pending. Please start again.")
         return Verdict.accept()
 
-    async def challenge(self, user: UserView, authenticator: Authenticator,
-                        transaction_id: str) -> Challenge:
-        return Challenge(authenticator_id=authenticator.id,
-                         prompt=f"Enter your {self._length}-digit security PIN.",
-                         input_label="PIN", input_mode="numeric")
+    async def challenge(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str
+    ) -> Challenge:
+        return Challenge(
+            authenticator_id=authenticator.id,
+            prompt=f"Enter your {self._length}-digit security PIN.",
+            input_label="PIN",
+            input_mode="numeric",
+        )
 
-    async def verify(self, user: UserView, authenticator: Authenticator, transaction_id: str,
-                     response: str) -> Verdict:
+    async def verify(
+        self, user: UserView, authenticator: Authenticator, transaction_id: str, response: str
+    ) -> Verdict:
         row = await self._own_row(user, authenticator.id, confirmed=True)
         if row is None:
             return Verdict.refuse(INVALID)
