@@ -64,7 +64,7 @@ def _from_json(body: bytes) -> dict[str, list[str]]:
         elif isinstance(value, int | float):
             value = json.dumps(value)
         elif not isinstance(value, str):
-            raise InvalidRequestError(f"Parameter '{_safe(key)}' must be a string.")
+            raise InvalidRequestError(f"Parameter '{safe_echo(key)}' must be a string.")
         if not (_is_utf8(key) and _is_utf8(value)):
             raise InvalidRequestError("The request body is not valid JSON.")
         params.setdefault(key, []).append(value)
@@ -87,7 +87,7 @@ def _from_query(text: bytes | str) -> dict[str, list[str]]:
     return params
 
 
-def _safe(text: str) -> str:
+def safe_echo(text: str) -> str:
     """Echo only printable ASCII back in an error description (RFC 6749 §5.2)."""
     return "".join(c for c in text[:64] if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
 
@@ -101,9 +101,9 @@ _DESCRIPTION_CHARS = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 def check_params(params: dict[str, list[str]], *, allow_repeats: bool = False) -> None:
     for key, values in params.items():
         if not allow_repeats and len(values) > 1:
-            raise InvalidRequestError(f"Parameter '{_safe(key)}' is repeated.")
+            raise InvalidRequestError(f"Parameter '{safe_echo(key)}' is repeated.")
         if any(len(v) > MAX_PARAM_LENGTH for v in values):
-            raise InvalidRequestError(f"Parameter '{_safe(key)}' is too long.")
+            raise InvalidRequestError(f"Parameter '{safe_echo(key)}' is too long.")
         if key in ECHOED_PARAMS and not all(_DESCRIPTION_CHARS.fullmatch(v) for v in values):
             raise InvalidRequestError(f"Parameter '{key}' is malformed.")
 

@@ -7,7 +7,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from provider.oauth.exchange import Exchange
-from provider.oauth.params import _safe
+from provider.oauth.params import safe_echo
 
 
 class IssuingGrantMixin:
@@ -30,5 +30,7 @@ class IssuingGrantMixin:
         if audience not in client.audiences:
             # No double quote or backslash in an error description (RFC 6749 §5.2): Authlib
             # raises ValueError (a 500) on them.
-            raise InvalidRequestError(f"Client is not authorized to access '{_safe(audience)}'.")
+            raise InvalidRequestError(
+                f"Client is not authorized to access '{safe_echo(audience)}'."
+            )
         return audience
