@@ -22,6 +22,7 @@ from provider import demo
 from provider.bootstrap import ensure_demo
 from provider.context import AppContext
 from provider.db.database import close_database, open_database
+from provider.db.errors import UNAVAILABLE
 from provider.db.migrate import upgrade_async
 from provider.db.store import Store
 from provider.login import logout, mfa_pages, pages
@@ -55,6 +56,17 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, UNAVAILABLE):
+        # A database restart or outage: say so, and that retrying is right (RFC 6749 §4.1.2.1).
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "The service is briefly unavailable. Try again shortly.",
+            },
+            503,
+            headers={"Retry-After": "5"},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
         {"error": "server_error", "error_description": "The server could not answer."}, 500
