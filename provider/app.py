@@ -26,6 +26,9 @@ from provider.db.errors import UNAVAILABLE
 from provider.db.migrate import upgrade_async
 from provider.db.store import Store
 from provider.login import logout, mfa_pages, pages
+from provider.mail import dev_mailbox
+from provider.mail.mailer import Mailer
+from provider.mail.worker import DeliveryWorker
 from provider.mfa.engine import MfaEngine
 from provider.mfa.registry import build_registry
 from provider.oauth import authorize, discovery, endpoints, userinfo
@@ -102,6 +105,9 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/mfa/continue", mfa_pages.continue_login, methods=["POST"]),
         Mount("/static", StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
     ]
+    if not settings.smtp and settings.is_loopback:
+        # Messages hold codes: the test mailbox is only served on a loopback issuer.
+        routes.append(Route("/dev/mail", dev_mailbox.mailbox))
     if settings.demo:
         routes += [Route("/demo", demo.start), Route("/demo/callback", demo.callback)]
     return routes
@@ -122,7 +128,11 @@ async def build_context(settings: Settings, *, migrate: bool) -> AppContext:
         env=jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
     )
     engine = MfaEngine(build_registry(settings.extra.get("mfa", {})), store, box, settings)
-    return AppContext(settings, database, store, box, keys, minter, server, templates, engine)
+    worker = DeliveryWorker(store, settings)
+    mailer = Mailer(store, settings, worker)
+    return AppContext(
+        settings, database, store, box, keys, minter, server, templates, engine, worker, mailer
+    )
 
 
 def _max_token_ttl(settings: Settings) -> int:
@@ -149,10 +159,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
         if settings.demo and await ensure_demo(context.store, settings):
             log.info("created the demo user and client (see README)")
         reloader = asyncio.create_task(_reload_keys(context))
+        context.mail_worker.start()
         try:
             yield
         finally:
             reloader.cancel()
+            await context.mail_worker.stop()
             await close_database(context.database)
 
     return Starlette(

@@ -299,10 +299,12 @@ def keys_rotate(ctx: click.Context) -> None:
 
 
 def _register_mfa_commands() -> None:
+    from provider.cli_mail import mail
     from provider.cli_mfa import factors, mfa
 
     main.add_command(factors)
     main.add_command(mfa)
+    main.add_command(mail)
 
 
 _register_mfa_commands()

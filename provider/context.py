@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from provider.db.store import Store
+from provider.mail.mailer import Mailer
+from provider.mail.worker import DeliveryWorker
 from provider.mfa.engine import MfaEngine
 from provider.oauth.keys import KeyRing
 from provider.oauth.server import ProviderAuthorizationServer
@@ -28,6 +30,8 @@ class AppContext:
     oauth: ProviderAuthorizationServer
     templates: Jinja2Templates
     mfa: MfaEngine
+    mail_worker: DeliveryWorker
+    mailer: Mailer
 
 
 def ctx(request: Request) -> AppContext:

@@ -56,6 +56,10 @@ class Settings:
         parts = urlsplit(self.issuer)
         return f"{parts.scheme}://{parts.netloc}"
 
+    @property
+    def is_loopback(self) -> bool:
+        return urlsplit(self.issuer).hostname in ("127.0.0.1", "localhost", "::1")
+
     def url(self, path: str) -> str:
         """An absolute URL under the issuer (which always ends with '/')."""
         return self.issuer + path.lstrip("/")

@@ -8,6 +8,7 @@ from provider.db.authenticators import AuthenticatorStore
 from provider.db.clients import ClientStore
 from provider.db.keys import KeyStore
 from provider.db.mfa import MfaStore
+from provider.db.outbox import OutboxStore
 from provider.db.rate_limits import RateLimitStore
 from provider.db.runtime_settings import RuntimeSettingsStore
 from provider.db.sessions import SessionStore
@@ -28,3 +29,4 @@ class Store:
         self.authenticators = AuthenticatorStore(database, box)
         self.mfa = MfaStore(database)
         self.runtime = RuntimeSettingsStore(database)
+        self.outbox = OutboxStore(database)

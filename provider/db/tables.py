@@ -224,3 +224,39 @@ runtime_settings = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# Outgoing mail. A message is written here in the same transaction as the state that caused it,
+# then delivered by a worker in some server process (claimed with a lease, so once).
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("template", String(64), nullable=True),
+    Column("from_address", String(320), nullable=False),
+    Column("to_address", String(320), nullable=False),
+    Column("subject", String(998), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=True),
+    Column("provider", String(16), nullable=False),  # smtp | test
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("send_after", BigInteger, nullable=False),
+    Column("claimed_until", BigInteger, nullable=True),
+    Column("sent_at", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_mail_outbox_due", "status", "send_after"),
+)
+
+# Operator overrides of the built-in email templates (by Auth0's template names).
+email_templates = Table(
+    "email_templates",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("subject", String(998), nullable=True),
+    Column("html_body", Text, nullable=True),
+    Column("text_body", Text, nullable=True),
+    Column("from_address", String(320), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

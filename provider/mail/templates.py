@@ -1,0 +1,64 @@
+"""Email templates: built-in defaults under templates/email/, operator overrides in the database,
+rendered in a sandboxed Jinja2 environment (operators' templates cannot reach Python)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+
+from provider.db.store import Store
+from provider.db.tables import email_templates
+from provider.mail.headers import BadHeader, check_header
+
+EMAIL_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "email"
+DEFAULT_SUBJECTS = {
+    "verify_email": "Verify your email address",
+    "mfa_oob_code": "Your verification code: {{ code }}",
+    "test_message": "Test message from {{ application.name }}",
+}
+TEMPLATE_NAMES = tuple(DEFAULT_SUBJECTS)
+
+_html = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+
+class TemplateRejected(ValueError):
+    """A template failed to render, or rendered an unusable header."""
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text_body: str
+    html_body: str | None
+    from_address: str | None  # an override of the configured sender
+
+
+def _default(name: str, suffix: str) -> str:
+    return (EMAIL_DIR / f"{name}.{suffix}").read_text()
+
+
+async def render(store: Store, name: str, context: dict[str, Any]) -> RenderedMail:
+    if name not in DEFAULT_SUBJECTS:
+        raise TemplateRejected(f"unknown email template {name!r}")
+    row = await store.database.fetch_one(
+        select(email_templates).where(
+            email_templates.c.name == name, email_templates.c.enabled.is_(True)
+        )
+    )
+    subject_source = (row and row["subject"]) or DEFAULT_SUBJECTS[name]
+    text_source = (row and row["text_body"]) or _default(name, "txt")
+    html_source = (row and row["html_body"]) or _default(name, "html")
+    try:
+        subject = _text.from_string(subject_source).render(context).strip()
+        text_body = _text.from_string(text_source).render(context)
+        html_body = _html.from_string(html_source).render(context)
+        check_header(subject)
+    except (TemplateError, BadHeader) as exc:
+        raise TemplateRejected(f"template {name}: {exc}") from exc
+    return RenderedMail(subject, text_body, html_body, row["from_address"] if row else None)
