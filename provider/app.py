@@ -25,7 +25,7 @@ from provider.db.database import close_database, open_database
 from provider.db.errors import UNAVAILABLE
 from provider.db.migrate import upgrade_async
 from provider.db.store import Store
-from provider.login import logout, mfa_pages, pages
+from provider.login import logout, mfa_pages, pages, verify_email
 from provider.mail import dev_mailbox
 from provider.mail.mailer import Mailer
 from provider.mail.worker import DeliveryWorker
@@ -95,6 +95,9 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/consent", pages.consent_submit, methods=["POST"]),
         Route("/account", pages.account),
         Route("/account/recovery-code", pages.regenerate_recovery_code, methods=["POST"]),
+        Route("/account/verify-email", verify_email.send_from_account, methods=["POST"]),
+        Route("/verify-email", verify_email.confirm_page, methods=["GET"]),
+        Route("/verify-email", verify_email.confirm, methods=["POST"]),
         Route("/mfa", mfa_pages.challenge_page, methods=["GET"]),
         Route("/mfa/verify", mfa_pages.verify, methods=["POST"]),
         Route("/mfa/methods", mfa_pages.methods_page, methods=["GET"]),

@@ -186,6 +186,34 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     )
 
 
+@users.command("verify-email")
+@click.option("--email", required=True, help="The user's email address.")
+@click.option("--send", "action", flag_value="send", help="Send a verification link.")
+@click.option("--set", "action", flag_value="set", help="Mark the email verified.")
+@click.option("--unset", "action", flag_value="unset", help="Mark the email unverified.")
+@click.pass_context
+def users_verify_email(ctx: click.Context, email: str, action: str | None) -> None:
+    """Send a verification link, or set the email_verified flag as an operator."""
+    from provider.mail.mailer import Mailer
+    from provider.mail.verification import send_verification
+
+    if action is None:
+        raise click.ClickException("give one of --send, --set, --unset")
+    settings = _settings(ctx)
+
+    async def work(store: Store, box: SecretBox) -> str:
+        user = await store.users.by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        if action == "send":
+            message_id = await send_verification(settings, box, Mailer(store, settings, None), user)
+            return f"verification link queued for {user.email} (message {message_id})"
+        await store.users.set_email_verified(user.id, action == "set")
+        return f"{user.email} is now {'verified' if action == 'set' else 'unverified'}"
+
+    click.echo(_with_store(settings, work))
+
+
 @main.group()
 def clients() -> None:
     """Manage OAuth clients (applications)."""

@@ -13,6 +13,7 @@ from provider.db.rate_limits import RateLimitStore
 from provider.db.runtime_settings import RuntimeSettingsStore
 from provider.db.sessions import SessionStore
 from provider.db.tokens import TokenStore
+from provider.db.used_links import UsedLinkStore
 from provider.db.users import UserStore
 from provider.security.secrets import SecretBox
 
@@ -30,3 +31,4 @@ class Store:
         self.mfa = MfaStore(database)
         self.runtime = RuntimeSettingsStore(database)
         self.outbox = OutboxStore(database)
+        self.used_links = UsedLinkStore(database)

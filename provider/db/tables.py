@@ -260,3 +260,11 @@ email_templates = Table(
     Column("enabled", Boolean, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# Single-use links (email verification): a link's id is recorded when it is used.
+used_links = Table(
+    "used_links",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)

@@ -77,6 +77,19 @@ class UserStore:
         row = await self._db.fetch_one(select(users).where(users.c.email == normalise_email(email)))
         return _user(row) if row else None
 
+    async def set_email_verified(
+        self, user_id: str, verified: bool, *, email: str | None = None
+    ) -> bool:
+        """Set the flag; with `email`, only while the user still has that address (a link sent
+        to an old address must not verify a new one)."""
+        query = users.update().where(users.c.id == user_id)
+        if email is not None:
+            query = query.where(users.c.email == normalise_email(email))
+        row = await self._db.fetch_one(
+            query.values(email_verified=verified, updated_at=now()).returning(users.c.id)
+        )
+        return row is not None
+
     async def list(self, limit: int = 100, offset: int = 0) -> list[User]:
         rows = await self._db.fetch_all(
             select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)

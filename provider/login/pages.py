@@ -186,6 +186,7 @@ async def account(request: Request) -> Response:
             "methods": methods,
             "can_regenerate": bool(methods) and "recovery-code" in await app.mfa.enabled_ids(),
             "new_code": None,
+            "email_verified": user.email_verified,
         },
     )
 
@@ -220,5 +221,6 @@ async def regenerate_recovery_code(request: Request) -> Response:
             "methods": [],
             "can_regenerate": False,
             "new_code": codes[0] if codes else None,
+            "email_verified": user.email_verified,
         },
     )
