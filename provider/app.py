@@ -130,9 +130,11 @@ async def build_context(settings: Settings, *, migrate: bool) -> AppContext:
     templates = Jinja2Templates(
         env=jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
     )
-    engine = MfaEngine(build_registry(settings.extra.get("mfa", {})), store, box, settings)
     worker = DeliveryWorker(store, settings)
     mailer = Mailer(store, settings, worker)
+    engine = MfaEngine(
+        build_registry(settings.extra.get("mfa", {})), store, box, settings, mailer=mailer
+    )
     return AppContext(
         settings, database, store, box, keys, minter, server, templates, engine, worker, mailer
     )

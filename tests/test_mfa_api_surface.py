@@ -16,13 +16,16 @@ import pytest
 
 import provider.mfa
 from provider.db.authenticators import FactorAuthenticatorStorage
+from provider.db.factor_codes import FactorCodeStorage
 from provider.mfa import (
     AuthenticatorStorage,
+    CodeStorage,
     Factor,
     FactorContext,
+    MailSender,
     RateLimiter,
 )
-from provider.mfa.context import NamespacedLimiter, PluginContext
+from provider.mfa.context import NamespacedLimiter, PluginContext, PluginMail
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "plugins.md"
@@ -33,12 +36,14 @@ PUBLIC = [
     "Authenticator",
     "AuthenticatorStorage",
     "Challenge",
+    "CodeStorage",
     "Enrollment",
     "EnrollmentError",
     "Factor",
     "FactorConfigError",
     "FactorContext",
     "FactorError",
+    "MailSender",
     "RateLimiter",
     "StoredAuthenticator",
     "UserView",
@@ -212,7 +217,9 @@ def test_factor_base_class_is_pinned() -> None:
 PROTOCOLS = {
     AuthenticatorStorage: ["advance_counter", "confirm", "create", "delete", "get", "list"],
     RateLimiter: ["allowed", "charge", "reset"],
-    FactorContext: ["keyed_hash", "now"],
+    CodeStorage: ["consume", "issue"],
+    MailSender: ["delayed", "send"],
+    FactorContext: ["client_address", "keyed_hash", "now"],
 }
 
 
@@ -231,6 +238,8 @@ def test_protocols_are_pinned_and_met_by_the_real_context() -> None:
     implementations = {
         AuthenticatorStorage: FactorAuthenticatorStorage,
         RateLimiter: NamespacedLimiter,
+        CodeStorage: FactorCodeStorage,
+        MailSender: PluginMail,
         FactorContext: PluginContext,
     }
     for protocol, names in PROTOCOLS.items():
@@ -249,6 +258,8 @@ def test_protocols_are_pinned_and_met_by_the_real_context() -> None:
         "service_name",
         "authenticators",
         "limiter",
+        "codes",
+        "mail",
     }
     real_fields = {field.name for field in dataclasses.fields(PluginContext)}
     assert context_fields <= real_fields

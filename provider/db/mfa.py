@@ -95,19 +95,25 @@ class MfaStore:
         return _tx(row) if row else None
 
     async def set_challenge(
-        self, tx_id: str, authenticator_id: str, challenge: dict[str, Any] | None
+        self,
+        tx_id: str,
+        authenticator_id: str,
+        challenge: dict[str, Any] | None,
+        *,
+        reset_attempts: bool = True,
     ) -> None:
         """A new challenge starts a fresh attempt count (the per-user bucket is separate and
         is never reset by a new challenge)."""
+        values: dict[str, Any] = {
+            "authenticator_id": authenticator_id,
+            "challenge": json.dumps(challenge) if challenge is not None else None,
+        }
+        if reset_attempts:
+            values["attempts"] = 0
         await self._db.execute(
-            mfa_transactions.update()
-            .where(mfa_transactions.c.id == tx_id)
-            .values(
-                authenticator_id=authenticator_id,
-                attempts=0,
-                challenge=json.dumps(challenge) if challenge is not None else None,
-            )
+            mfa_transactions.update().where(mfa_transactions.c.id == tx_id).values(**values)
         )
+
 
     async def add_attempt(self, tx_id: str, limit: int) -> bool:
         """Count one answer to the current challenge; False once `limit` answers were given."""

@@ -153,6 +153,22 @@ class OutboxStore:
             )
         )
 
+    async def delivery_troubled(self, older_than: int = 20) -> bool:
+        """Is mail waiting: a pending message that failed, or older than `older_than` s?"""
+        stamp = now()
+        row = await self._db.fetch_one(
+            select(mail_outbox.c.id)
+            .where(
+                mail_outbox.c.status == "pending",
+                or_(
+                    mail_outbox.c.last_error.is_not(None),
+                    mail_outbox.c.created_at < stamp - older_than,
+                ),
+            )
+            .limit(1)
+        )
+        return row is not None
+
     async def get(self, message_id: str) -> OutboxMessage | None:
         row = await self._db.fetch_one(select(mail_outbox).where(mail_outbox.c.id == message_id))
         return _message(row) if row else None

@@ -268,3 +268,12 @@ used_links = Table(
     Column("id", String(64), primary_key=True),
     Column("expires_at", BigInteger, nullable=False),
 )
+
+# One-time codes that factor plugins issue (email codes): one live code per key, as a keyed hash.
+factor_codes = Table(
+    "factor_codes",
+    metadata,
+    Column("key", String(200), primary_key=True),  # "<factor>:<plugin's key>"
+    Column("code_hash", String(64), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)

@@ -20,7 +20,8 @@ from provider.login.browser import Browser, csrf_token, read_browser
 from provider.login.forms import FormRejected, read_form
 from provider.login.render import error_page, page
 from provider.mfa.api import EnrollmentError
-from provider.mfa.engine import MESSAGES, MFA_ACR, Outcome
+from provider.mfa.context import current_client_address
+from provider.mfa.engine import MESSAGES, MFA_ACR, Outcome, challenge_record
 
 STATUS = {"invalid": 401, "throttled": 429, "locked": 429, "burned": 400, "expired": 400}
 
@@ -66,8 +67,14 @@ def _expired(request: Request, browser: Browser) -> Response:
 Loaded = tuple[MfaTransaction, User]
 
 
+def _note_client(request: Request) -> None:
+    """Factors apply per-address limits: tell them who is asking."""
+    current_client_address.set(request.client.host if request.client else None)
+
+
 async def _from_query(request: Request, browser: Browser) -> Loaded | Response:
     """The transaction named by ?t=, or the page to answer with instead."""
+    _note_client(request)
     loaded = await _load(ctx(request), browser, request.query_params.get("t"))
     return loaded if loaded is not None else _expired(request, browser)
 
@@ -76,6 +83,7 @@ async def _from_form(
     request: Request, browser: Browser
 ) -> tuple[dict[str, str], MfaTransaction, User] | Response:
     """The CSRF-checked form and the transaction it names, or the page to answer with."""
+    _note_client(request)
     try:
         form = await read_form(request, browser, "mfa")
     except FormRejected as exc:
@@ -127,14 +135,11 @@ async def challenge_page(request: Request) -> Response:
         # First visit: challenge the preferred authenticator. Reloads re-show the stored
         # challenge instead of issuing a new one (which would resend an email code).
         factor, authenticator = await app.mfa.choose(user, usable)
-        issued = await app.mfa.challenge(tx.id, user, factor, authenticator)
-        challenge = {
-            "factor": factor.id,
-            "prompt": issued.prompt,
-            "input_label": issued.input_label,
-            "input_mode": issued.input_mode,
-            "details": dict(issued.details),
-        }
+        try:
+            issued = await app.mfa.challenge(tx.id, user, factor, authenticator)
+        except EnrollmentError as exc:
+            return error_page(request, browser, "Cannot use this method", str(exc))
+        challenge = challenge_record(factor, issued)
     return _challenge_page(request, browser, tx, challenge, others=len(usable) > 1)
 
 
@@ -201,7 +206,10 @@ async def select(request: Request) -> Response:
     chosen = usable.get(form.get("authenticator_id", ""))
     if chosen is None:
         return error_page(request, browser, "Unknown method", "Choose one of the listed methods.")
-    await app.mfa.challenge(tx.id, user, *chosen)
+    try:
+        await app.mfa.challenge(tx.id, user, *chosen)
+    except EnrollmentError as exc:
+        return error_page(request, browser, "Cannot use this method", str(exc))
     return RedirectResponse("/mfa?" + urlencode({"t": tx.id}), status_code=303)
 
 

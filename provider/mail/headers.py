@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from email.utils import parseaddr
+from email.utils import getaddresses
 
 ADDRESS = re.compile(r"[^@\s<>\"(),;:\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
@@ -23,21 +23,10 @@ def check_header(value: str, *, max_length: int = 998) -> str:
 def check_address(value: str) -> str:
     """A bare address or 'Name <address>', with the address part strictly checked."""
     check_header(value, max_length=320)
-    _, address = parseaddr(value)
+    # One recipient only: SMTP clients take recipients from the header as getaddresses() reads
+    # it, so 'a@b.c, x@y.z' (which parseaddr reads as just a@b.c) would add a hidden recipient.
+    found = getaddresses([value])
+    address = found[0][1] if len(found) == 1 else ""
     if not ADDRESS.fullmatch(address):
         raise BadHeader(f"not an email address: {value[:80]!r}")
     return value
-
-
-def mask_address(address: str) -> str:
-    """'chuck@example.com' -> 'chuc****@exam*******' (Auth0's style): enough to recognise."""
-    local, _, domain = address.partition("@")
-    keep_local = max(1, min(4, len(local) // 2))
-    keep_domain = max(1, min(4, len(domain) // 3))
-    return (
-        local[:keep_local]
-        + "*" * (len(local) - keep_local)
-        + "@"
-        + domain[:keep_domain]
-        + "*" * (len(domain) - keep_domain)
-    )

@@ -167,8 +167,34 @@ class RateLimiter(Protocol):
     async def reset(self, key: str) -> None: ...
 
 
+class CodeStorage(Protocol):
+    """One-time codes of this factor (e.g. emailed codes), kept as keyed hashes: one live code
+    per key, so issuing a new code invalidates the previous one."""
+
+    async def issue(self, key: str, code_hash: str, ttl: int) -> None: ...
+
+    async def consume(self, key: str, code_hash: str) -> str:
+        """'ok' exactly once for the right, unexpired code (it is then gone); else 'wrong',
+        'expired' or 'missing'."""
+        ...
+
+
+class MailSender(Protocol):
+    """Mail through provider's outbox: queued, never sent in the request, retried until the
+    mail server takes it."""
+
+    async def send(self, template: str, to: str, variables: Mapping[str, Any]) -> str:
+        """Queue a message from an email template (e.g. "mfa_oob_code"); returns its id."""
+        ...
+
+    async def delayed(self) -> bool:
+        """True while delivery is failing or backed up (tell the user their email is late)."""
+        ...
+
+
 class FactorContext(Protocol):
-    """What provider gives a factor: its settings, its storage, hashing, a clock and limits."""
+    """What provider gives a factor: its settings, its storage, hashing, a clock, limits,
+    one-time codes and mail."""
 
     factor_id: str
     settings: Mapping[str, Any]  # the validated [mfa.factors.<id>] table
@@ -176,9 +202,15 @@ class FactorContext(Protocol):
     service_name: str  # a human name for the service (authenticator app labels)
     authenticators: AuthenticatorStorage
     limiter: RateLimiter
+    codes: CodeStorage
+    mail: MailSender
 
     def now(self) -> int:
         """Unix time in seconds."""
+        ...
+
+    def client_address(self) -> str | None:
+        """The network address of the client making the current request (per-IP limits)."""
         ...
 
     def keyed_hash(self, value: str) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from provider.clock import now
 from provider.db.authenticators import FactorAuthenticatorStorage
+from provider.db.factor_codes import FactorCodeStorage
+from provider.db.outbox import OutboxStore
 from provider.db.rate_limits import RateLimitStore
+from provider.mail.mailer import Mailer
 from provider.security.secrets import SecretBox
 
 
@@ -30,6 +34,26 @@ class NamespacedLimiter:
         await self._limits.reset(self._prefix + key)
 
 
+# Set by the front doors (pages, API) for the request being served.
+current_client_address: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_client_address", default=None
+)
+
+
+class PluginMail:
+    """`MailSender` over provider's mailer and outbox."""
+
+    def __init__(self, mailer: Mailer, outbox: OutboxStore) -> None:
+        self._mailer = mailer
+        self._outbox = outbox
+
+    async def send(self, template: str, to: str, variables: Mapping[str, Any]) -> str:
+        return await self._mailer.enqueue(template, to, dict(variables))
+
+    async def delayed(self) -> bool:
+        return await self._outbox.delivery_troubled()
+
+
 @dataclass
 class PluginContext:
     factor_id: str
@@ -38,10 +62,15 @@ class PluginContext:
     service_name: str
     authenticators: FactorAuthenticatorStorage
     limiter: NamespacedLimiter
+    codes: FactorCodeStorage
+    mail: PluginMail
     _box: SecretBox
 
     def now(self) -> int:
         return now()
+
+    def client_address(self) -> str | None:
+        return current_client_address.get()
 
     def keyed_hash(self, value: str) -> str:
         return self._box.keyed_hash(f"factor:{self.factor_id}:{value}")

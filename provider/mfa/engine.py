@@ -10,11 +10,14 @@ challenge never refills, and a lock after a long streak of failures.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from provider.db.factor_codes import FactorCodeStorage
 from provider.db.records import ClientRecord, User
 from provider.db.store import Store
+from provider.mail.mailer import Mailer
 from provider.mfa.api import Authenticator, Challenge, Enrollment, EnrollmentError, Factor, UserView
-from provider.mfa.context import NamespacedLimiter, PluginContext
+from provider.mfa.context import NamespacedLimiter, PluginContext, PluginMail
 from provider.mfa.registry import FactorRegistry
 from provider.security.secrets import SecretBox
 from provider.settings import Settings
@@ -61,6 +64,24 @@ def asks_for_mfa(acr_values: str | None) -> bool:
     return bool(acr_values) and MFA_ACR in str(acr_values).split()
 
 
+def challenge_record(factor: Factor, challenge: Challenge) -> dict[str, Any]:
+    """What a page needs to show a challenge again (kept on the MFA transaction)."""
+    return {
+        "factor": factor.id,
+        "authenticator_id": challenge.authenticator_id,
+        "resendable": factor.authenticator_type == "oob",
+        "prompt": challenge.prompt,
+        "input_label": challenge.input_label,
+        "input_mode": challenge.input_mode,
+        "details": dict(challenge.details),
+    }
+
+
+def can_stand_alone(factor: Factor) -> bool:
+    """Independent factors, and dependent ones the operator set `standalone = true` for."""
+    return factor.independent or bool(factor.context.settings.get("standalone"))
+
+
 def user_view(user: User) -> UserView:
     return UserView(
         id=user.id, email=user.email, email_verified=user.email_verified, name=user.name
@@ -75,11 +96,13 @@ class MfaEngine:
         box: SecretBox,
         settings: Settings,
         limits: MfaLimits | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
         self.limits = limits or MfaLimits()
         self._factors: dict[str, Factor] = {}
+        mail = PluginMail(mailer or Mailer(store, settings, None), store.outbox)
         for info in registry:
             context = PluginContext(
                 factor_id=info.id,
@@ -88,6 +111,8 @@ class MfaEngine:
                 service_name=settings.service_name,
                 authenticators=store.authenticators.for_factor(info.id),
                 limiter=NamespacedLimiter(store.rate_limits, info.id),
+                codes=FactorCodeStorage(store.database, info.id),
+                mail=mail,
                 _box=box,
             )
             self._factors[info.id] = info.factor_class(context)
@@ -151,7 +176,7 @@ class MfaEngine:
             for authenticator in await factor.list_authenticators(view):
                 if authenticator.active:
                     found.append((factor, authenticator))
-        if not any(factor.independent for factor, _ in found):
+        if not any(can_stand_alone(factor) for factor, _ in found):
             return []
         return found
 
@@ -166,7 +191,7 @@ class MfaEngine:
         preferred = await self.store.mfa.preferred(user.id)
         if preferred and preferred in by_id:
             return by_id[preferred]
-        return next(((f, a) for f, a in usable if f.independent), usable[0])
+        return next(((f, a) for f, a in usable if can_stand_alone(f)), usable[0])
 
     async def enrollable(self) -> list[Factor]:
         return [
@@ -183,13 +208,10 @@ class MfaEngine:
         await self.store.mfa.set_challenge(
             tx_id,
             authenticator.id,
-            {
-                "factor": factor.id,
-                "prompt": challenge.prompt,
-                "input_label": challenge.input_label,
-                "input_mode": challenge.input_mode,
-                "details": dict(challenge.details),
-            },
+            challenge_record(factor, challenge),
+            # A factor that sent nothing new (a resend within its cooldown) keeps the count of
+            # answers, or "resend" would reset the per-challenge limit.
+            reset_attempts=challenge.details.get("sent", True) is not False,
         )
         return challenge
 
