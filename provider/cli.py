@@ -186,6 +186,28 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     )
 
 
+@users.command("set-email")
+@click.option("--email", required=True, help="The user's current email address.")
+@click.option("--new", "new_email", required=True, help="The new address (unverified).")
+@click.pass_context
+def users_set_email(ctx: click.Context, email: str, new_email: str) -> None:
+    """Change a user's email; the new address must be verified again."""
+    if "@" not in new_email or len(new_email) > 320:
+        raise click.ClickException(f"not an email address: {new_email!r}")
+
+    async def work(store: Store, box: SecretBox) -> None:
+        user = await store.users.by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        try:
+            await store.users.change_email(user.id, new_email)
+        except EmailTaken as exc:
+            raise click.ClickException(f"a user with email {new_email} already exists") from exc
+
+    _with_store(_settings(ctx), work)
+    click.echo(f"{email} is now {new_email} (unverified)")
+
+
 @users.command("verify-email")
 @click.option("--email", required=True, help="The user's email address.")
 @click.option("--send", "action", flag_value="send", help="Send a verification link.")

@@ -205,3 +205,72 @@ def test_email_needs_an_independent_factor(email_server: ProviderServer) -> None
     assert refused.returncode != 0
     assert "email" in refused.stderr and "independent" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_smtp_down_the_page_says_delayed_and_the_code_arrives_later(tmp_path: Path) -> None:
+    """SMTP refusing connections: the code page says delivery is late; when SMTP is back the
+    queued code is delivered (nothing lost) and completes the sign-in."""
+    port = free_port()
+    server = _server(tmp_path, port)
+    try:
+        client_id = _client(server)
+        _user(server, "lou@example.com")
+        _enroll_totp(server, client_id, "lou@example.com")
+        started = start_login(
+            server.base_url, client_id, REDIRECT, "lou@example.com", "password-123"
+        )
+        page = _pick_email(started, started.response)
+        deadline = time.monotonic() + 30
+        while not any(m["last_error"] for m in server.cli_json("mail", "list")):
+            assert time.monotonic() < deadline, "the worker never tried to deliver"
+            time.sleep(0.5)
+        shown = started.browser.get(str(page.url).split(server.base_url)[1])
+        assert "running late" in shown.text
+        capture = SmtpCapture(port).start()
+        try:
+            code = _wait_code(capture, "lou@example.com", 1)  # after the backoff, up to 30 s
+        finally:
+            capture.stop()
+        final = submit(started.browser, shown, "/mfa/verify", code=code)
+        assert final.status_code == 302
+    finally:
+        dispose(server)
+
+
+def test_verifying_the_email_makes_email_mfa_available(
+    email_server: ProviderServer, smtp: SmtpCapture
+) -> None:
+    """Unverified: no email method. After following the verification link: offered. After
+    changing the address: unverified again, not offered."""
+    client_id = _client(email_server)
+    _user(email_server, "max@example.com", verified=False)
+    _enroll_totp(email_server, client_id, "max@example.com")
+
+    def methods_text(email: str) -> str:
+        started = start_login(email_server.base_url, client_id, REDIRECT, email, "password-123")
+        return started.browser.get(f"/mfa/methods?t={started.response.url.params['t']}").text
+
+    assert "email|" not in methods_text("max@example.com")
+    email_server.cli("users", "verify-email", "--email", "max@example.com", "--send")
+    link = re.compile(r"http://127\.0\.0\.1:\d+/(verify-email\?token=[A-Za-z0-9._-]+)")
+    capture_text = ""
+    deadline = time.monotonic() + 30
+    while not link.search(capture_text):
+        assert time.monotonic() < deadline
+        capture_text = "".join(
+            r.message.get_body(preferencelist=("plain",)).get_content()
+            for r in smtp.snapshot()
+            if "max@example.com" in r.rcpt_tos
+        )
+        time.sleep(0.2)
+    from tests.oidc import BrowserClient, hidden_fields
+
+    browser = BrowserClient(email_server.base_url)
+    confirm = browser.get("/" + link.search(capture_text).group(1))
+    assert "Email verified" in browser.post("/verify-email", data=hidden_fields(confirm.text)).text
+    assert "email|" in methods_text("max@example.com")
+
+    email_server.cli(
+        "users", "set-email", "--email", "max@example.com", "--new", "max2@example.com"
+    )
+    assert "email|" not in methods_text("max2@example.com")

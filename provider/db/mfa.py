@@ -114,7 +114,6 @@ class MfaStore:
             mfa_transactions.update().where(mfa_transactions.c.id == tx_id).values(**values)
         )
 
-
     async def add_attempt(self, tx_id: str, limit: int) -> bool:
         """Count one answer to the current challenge; False once `limit` answers were given."""
         row = await self._db.fetch_one(

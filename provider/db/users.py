@@ -90,6 +90,21 @@ class UserStore:
         )
         return row is not None
 
+    async def change_email(self, user_id: str, email: str) -> None:
+        """A new address is unverified until proven again (its owner may not be the user)."""
+        email = normalise_email(email)
+        existing = await self.by_email(email)
+        if existing and existing.id != user_id:
+            raise EmailTaken(email)
+        try:
+            await self._db.execute(
+                users.update()
+                .where(users.c.id == user_id)
+                .values(email=email, email_verified=False, updated_at=now())
+            )
+        except DUPLICATE_KEY as exc:
+            raise EmailTaken(email) from exc
+
     async def list(self, limit: int = 100, offset: int = 0) -> list[User]:
         rows = await self._db.fetch_all(
             select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)

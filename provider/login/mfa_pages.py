@@ -23,6 +23,10 @@ from provider.mfa.api import EnrollmentError
 from provider.mfa.context import current_client_address
 from provider.mfa.engine import MESSAGES, MFA_ACR, Outcome, challenge_record
 
+DELAYED = (
+    "Email delivery is running late: your code is queued and will arrive as soon as the mail "
+    "server accepts it. You do not need to ask for another."
+)
 STATUS = {"invalid": 401, "throttled": 429, "locked": 429, "burned": 400, "expired": 400}
 
 
@@ -94,7 +98,7 @@ async def _from_form(
     return form, *loaded
 
 
-def _challenge_page(
+async def _challenge_page(
     request: Request,
     browser: Browser,
     tx: MfaTransaction,
@@ -105,6 +109,11 @@ def _challenge_page(
     status_code: int = 200,
 ) -> Response:
     app = ctx(request)
+    if challenge.get("resendable") and await app.store.outbox.delivery_troubled():
+        # Said when the page is shown, not when the code was queued: delivery may have
+        # started failing since.
+        details = {**challenge.get("details", {}), "notice": DELAYED}
+        challenge = {**challenge, "details": details}
     return page(
         request,
         browser,
@@ -140,7 +149,7 @@ async def challenge_page(request: Request) -> Response:
         except EnrollmentError as exc:
             return error_page(request, browser, "Cannot use this method", str(exc))
         challenge = challenge_record(factor, issued)
-    return _challenge_page(request, browser, tx, challenge, others=len(usable) > 1)
+    return await _challenge_page(request, browser, tx, challenge, others=len(usable) > 1)
 
 
 async def verify(request: Request) -> Response:
@@ -156,7 +165,7 @@ async def verify(request: Request) -> Response:
     if outcome.reason == "expired":
         return _expired(request, browser)
     usable = await app.mfa.usable(user)
-    return _challenge_page(
+    return await _challenge_page(
         request,
         browser,
         tx,

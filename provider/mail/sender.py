@@ -58,7 +58,8 @@ async def send_smtp(smtp: SmtpSettings, message: OutboxMessage) -> None:
         raise TransientFailure(f"recipient deferred: {detail}") from exc
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code == 530:  # authentication required: configuration, like a wrong password
-            raise TransientFailure(f"SMTP authentication required: {exc.code} {exc.message}") from exc
+            text = f"SMTP authentication required: {exc.code} {exc.message}"
+            raise TransientFailure(text) from exc
         text = f"SMTP server answered {exc.code} {exc.message}"
         if exc.code >= 500:
             raise PermanentFailure(text) from exc
