@@ -96,6 +96,7 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/account", pages.account),
         Route("/account/recovery-code", pages.regenerate_recovery_code, methods=["POST"]),
         Route("/account/verify-email", verify_email.send_from_account, methods=["POST"]),
+        Route("/account/email-mfa", pages.add_email_authenticator, methods=["POST"]),
         Route("/verify-email", verify_email.confirm_page, methods=["GET"]),
         Route("/verify-email", verify_email.confirm, methods=["POST"]),
         Route("/mfa", mfa_pages.challenge_page, methods=["GET"]),

@@ -13,8 +13,8 @@ import pytest
 
 from plugins.email_otp import mask_address
 from tests.mail.smtp_capture import SmtpCapture
-from tests.mfa_flow import exchange_code, start_login, submit
-from tests.oidc import decode_verified
+from tests.mfa_flow import current_totp, exchange_code, start_login, submit
+from tests.oidc import BrowserClient, decode_verified, hidden_fields
 from tests.servers import ProviderServer, dispose, free_port, new_server
 from tests.test_mfa_hosted import REDIRECT, _client, _enroll_totp
 
@@ -263,8 +263,6 @@ def test_verifying_the_email_makes_email_mfa_available(
             if "max@example.com" in r.rcpt_tos
         )
         time.sleep(0.2)
-    from tests.oidc import BrowserClient, hidden_fields
-
     browser = BrowserClient(email_server.base_url)
     confirm = browser.get("/" + link.search(capture_text).group(1))
     assert "Email verified" in browser.post("/verify-email", data=hidden_fields(confirm.text)).text
@@ -274,3 +272,47 @@ def test_verifying_the_email_makes_email_mfa_available(
         "users", "set-email", "--email", "max@example.com", "--new", "max2@example.com"
     )
     assert "email|" not in methods_text("max2@example.com")
+
+
+def test_extra_address_enrolled_from_the_account_page_and_chosen_at_sign_in(
+    email_server: ProviderServer, smtp: SmtpCapture
+) -> None:
+    """A user who passed MFA adds a second address (confirmed with the code sent to it); the
+    next sign-in lists both addresses masked, and the chosen one receives the code."""
+    client_id = _client(email_server)
+    _user(email_server, "nia@example.com")
+    secret, _, _ = _enroll_totp(email_server, client_id, "nia@example.com")
+    started = start_login(
+        email_server.base_url, client_id, REDIRECT, "nia@example.com", "password-123"
+    )
+    submit(
+        started.browser,
+        started.response,
+        "/mfa/verify",
+        code=current_totp(secret, time.time() + 30),
+    )
+    account = started.browser.get("/account")
+    form = account.text.split('action="/account/email-mfa"')[1].split("</form>")[0]
+    page = started.browser.post(
+        "/account/email-mfa", data={**hidden_fields(form), "address": "nia.work@example.org"}
+    )
+    assert "Enter the 6-digit code we sent" in page.text
+    wrong = submit(started.browser, page, "/mfa/enroll/confirm", code="000000")
+    assert wrong.status_code == 401
+    code = _wait_code(smtp, "nia.work@example.org", 1)
+    done = submit(started.browser, wrong, "/mfa/enroll/confirm", code=code)
+    assert str(done.url).endswith("/account")
+
+    again = start_login(
+        email_server.base_url, client_id, REDIRECT, "nia@example.com", "password-123"
+    )
+    methods = again.browser.get(f"/mfa/methods?t={again.response.url.params['t']}")
+    assert mask_address("nia@example.com") in methods.text
+    assert mask_address("nia.work@example.org") in methods.text
+    ids = re.findall(r'value="(email\|dev_[^"]+)"', methods.text)
+    work_id = next(
+        i for i in ids if mask_address("nia.work@example.org") in methods.text.split(i)[1][:400]
+    )
+    page = submit(again.browser, methods, "/mfa/select", authenticator_id=work_id)
+    code = _wait_code(smtp, "nia.work@example.org", 2)
+    assert submit(again.browser, page, "/mfa/verify", code=code).status_code == 302

@@ -190,21 +190,42 @@ class EmailFactor(Factor):
             return Verdict.refuse("This code has expired. Ask for a new one.")
         return Verdict.refuse(INVALID)
 
-    # -- enrolling extra addresses (used by the MFA API) ---------------------------------------
-    async def begin_address_enrollment(
-        self, user: UserView, address: str, transaction_id: str
-    ) -> str:
-        if not ADDRESS.fullmatch(address.strip()):
+    # -- enrolling extra addresses ------------------------------------------------------------
+    async def begin_address_enrollment(self, user: UserView, address: str) -> str:
+        """Add a pending address and send it a code; returns the pending authenticator id."""
+        address = address.strip().lower()
+        if not ADDRESS.fullmatch(address):
             raise EnrollmentError("That is not a valid email address.")
+        mine = await self.context.authenticators.list(user.id, confirmed_only=False)
+        if address == user.email or any(
+            row.data.get("address") == address for row in mine if row.confirmed
+        ):
+            raise EnrollmentError("This address can already be used for sign-in codes.")
         row = await self.context.authenticators.create(
-            user.id, name=mask_address(address), data={"address": address.strip().lower()}
+            user.id, name=mask_address(address), data={"address": address}
         )
-        details = await self._send_code(user, address, f"{transaction_id}:{row.id}")
+        details = await self._send_code(user, address, f"enroll:{row.id}")
         if not details.get("sent"):
-            raise EnrollmentError(details.get("notice", TOO_MANY))
+            await self.context.authenticators.delete(row.id)
+            raise EnrollmentError(str(details.get("notice", TOO_MANY)))
         return row.id
 
     async def confirm_enrollment(
         self, user: UserView, authenticator_id: str, response: str
     ) -> Verdict:
-        raise EnrollmentError("Extra email addresses are confirmed with their code.")
+        """The code sent to a new address proves the user reads it."""
+        row = await self.context.authenticators.get(authenticator_id)
+        if row is None or row.user_id != user.id or row.confirmed:
+            raise EnrollmentError("This enrollment is no longer pending. Please start again.")
+        code = response.strip().replace(" ", "")
+        if not (len(code) == 6 and code.isdigit()):
+            return Verdict.refuse(INVALID)
+        outcome = await self.context.codes.consume(
+            f"enroll:{row.id}", self.context.keyed_hash(code)
+        )
+        if outcome == "expired":
+            return Verdict.refuse("This code has expired. Start again.")
+        if outcome != "ok" or not await self.context.authenticators.confirm(row.id):
+            return Verdict.refuse(INVALID)
+        await self.context.limiter.reset(f"cooldown:{user.id}")  # the code arrived: no wait
+        return Verdict.accept()

@@ -20,6 +20,8 @@ from provider.login.browser import (
 from provider.login.forms import FormRejected, read_form
 from provider.login.mfa_pages import begin_mfa
 from provider.login.render import error_page, page
+from provider.mfa.api import EnrollmentError
+from provider.mfa.context import current_client_address
 from provider.mfa.engine import MFA_ACR, user_view
 from provider.oauth.authorize import deny_authorization
 from provider.security.passwords import MAX_PASSWORD_LENGTH, verify_password
@@ -187,6 +189,7 @@ async def account(request: Request) -> Response:
             "can_regenerate": bool(methods) and "recovery-code" in await app.mfa.enabled_ids(),
             "new_code": None,
             "email_verified": user.email_verified,
+            "can_add_email": bool(methods) and "email" in await app.mfa.enabled_ids(),
         },
     )
 
@@ -222,5 +225,50 @@ async def regenerate_recovery_code(request: Request) -> Response:
             "can_regenerate": False,
             "new_code": codes[0] if codes else None,
             "email_verified": user.email_verified,
+        },
+    )
+
+
+async def add_email_authenticator(request: Request) -> Response:
+    """Enroll an extra address for sign-in codes; needs a session that passed MFA."""
+    app = ctx(request)
+    browser = read_browser(request)
+    try:
+        form = await read_form(request, browser, "account")
+    except FormRejected as exc:
+        return error_page(request, browser, "Please try again", str(exc))
+    session = await current_session(app, browser)
+    user = await app.store.users.get(session.user_id) if session else None
+    if user is None or session is None:
+        return RedirectResponse("/login", status_code=303)
+    if session.acr != MFA_ACR:
+        return await begin_mfa(app, browser, user.id, session.id, None, None)
+    tx = await app.store.mfa.begin(
+        user.id,
+        ttl=app.mfa.limits.transaction_ttl,
+        session_id=session.id,
+        browser_id=browser.id,
+    )
+    current_client_address.set(request.client.host if request.client else None)
+    try:
+        await app.mfa.begin_address_enrollment(tx.id, user, form.get("address", "")[:320])
+    except EnrollmentError as exc:
+        return error_page(request, browser, "Cannot add this address", str(exc))
+    return page(
+        request,
+        browser,
+        "pages/mfa_enroll.html",
+        {
+            "t": tx.id,
+            "csrf": csrf_token(app, browser, "mfa"),
+            "error": None,
+            "enrollment": {
+                "instructions": "Enter the 6-digit code we sent to the new address.",
+                "secret": None,
+                "uri": None,
+                "qr": None,
+                "input_label": "Code",
+                "input_mode": "numeric",
+            },
         },
     )

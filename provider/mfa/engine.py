@@ -253,6 +253,25 @@ class MfaEngine:
         )
         return enrollment
 
+    async def begin_address_enrollment(self, tx_id: str, user: User, address: str) -> str:
+        """Add an extra address to the email factor (it sends the address a code)."""
+        factor = self._factors.get("email")
+        if factor is None or "email" not in await self.enabled_ids():
+            raise EnrollmentError("Sign-in codes by email are turned off.")
+        pending = await factor.begin_address_enrollment(user_view(user), address)  # type: ignore[attr-defined]
+        await self.store.mfa.set_challenge(
+            tx_id,
+            pending,
+            {
+                "factor": factor.id,
+                "enrollment": True,
+                "instructions": "Enter the 6-digit code we sent to the new address.",
+                "input_label": "Code",
+                "input_mode": "numeric",
+            },
+        )
+        return pending
+
     async def confirm_enrollment(self, tx_id: str, user: User, response: str) -> Outcome:
         tx = await self.store.mfa.get_live(tx_id)
         if (
