@@ -26,6 +26,7 @@ class SmtpSettings:
     username: str | None
     password: str | None
     tls: str  # none | starttls | tls
+    timeout: int = 20  # seconds for one SMTP conversation
 
 
 @dataclass(frozen=True)
@@ -115,12 +116,16 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         port = parts.port or (465 if tls == "tls" else 25)
     except ValueError as exc:
         raise SettingsError("PROVIDER_SMTP_URL: the port is not a number 1-65535") from exc
+    raw_timeout = query.get("timeout", ["20"])[0]
+    if not raw_timeout.isdigit() or not 1 <= int(raw_timeout) <= 300:
+        raise SettingsError("PROVIDER_SMTP_URL: timeout must be 1-300 seconds")
     return SmtpSettings(
         host=parts.hostname,
         port=port,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         tls=tls,
+        timeout=int(raw_timeout),
     )
 
 

@@ -11,9 +11,6 @@ import aiosmtplib
 from provider.db.outbox import OutboxMessage
 from provider.settings import SmtpSettings
 
-TIMEOUT_SECONDS = 20
-
-
 class TransientFailure(Exception):
     """Try again later: the server is down, busy, or refused for now (4xx)."""
 
@@ -45,7 +42,7 @@ async def send_smtp(smtp: SmtpSettings, message: OutboxMessage) -> None:
             password=smtp.password,
             use_tls=smtp.tls == "tls",
             start_tls=smtp.tls == "starttls",
-            timeout=TIMEOUT_SECONDS,
+            timeout=smtp.timeout,
         )
     except aiosmtplib.SMTPAuthenticationError as exc:
         # A configuration problem, not the message's: keep it queued until the operator fixes it.

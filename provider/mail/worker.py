@@ -15,7 +15,7 @@ from provider.settings import Settings
 
 log = logging.getLogger("provider.mail")
 
-LEASE_SECONDS = 120  # longer than any SMTP conversation (sender timeout: 20 s)
+LEASE_SECONDS = 600  # longer than any SMTP conversation (timeout: at most 300 s)
 POLL_SECONDS = 1.0
 BATCH = 20
 MAX_BACKOFF_SECONDS = 15 * 60
