@@ -11,6 +11,7 @@ import aiosmtplib
 from provider.db.outbox import OutboxMessage
 from provider.settings import SmtpSettings
 
+
 class TransientFailure(Exception):
     """Try again later: the server is down, busy, or refused for now (4xx)."""
 
