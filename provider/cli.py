@@ -15,7 +15,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from provider.bootstrap import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo
-from provider.db.database import close_database, open_database
+from provider.db.database import close_database, open_database, write_transaction
 from provider.db.migrate import upgrade
 from provider.db.store import Store
 from provider.db.users import EmailTaken
@@ -144,6 +144,7 @@ def users() -> None:
 @click.option("--password", required=True)
 @click.option("--name", default=None)
 @click.option("--email-verified", is_flag=True, help="Mark the email as verified.")
+@click.option("--send-verification", is_flag=True, help="Email the user a verification link.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def users_create(
@@ -152,22 +153,36 @@ def users_create(
     password: str,
     name: str | None,
     email_verified: bool,
+    send_verification: bool,
     as_json: bool,
 ) -> None:
+    from provider.mail.mailer import Mailer
+    from provider.mail.verification import send_verification as send_link
+
     if "@" not in email or len(email) > 320:
         raise click.ClickException(f"not an email address: {email!r}")
     if problem := password_problem(password):
         raise click.ClickException(problem)
+    if send_verification and email_verified:
+        raise click.ClickException("--send-verification and --email-verified exclude each other")
+    settings = _settings(ctx)
 
     async def work(store: Store, box: SecretBox) -> Any:
         try:
-            return await store.users.create(
-                email, await hash_password(password), email_verified=email_verified, name=name
-            )
+            async with write_transaction(store.database):  # the user and the link, or neither
+                user = await store.users.create(
+                    email,
+                    await hash_password(password),
+                    email_verified=email_verified,
+                    name=name,
+                )
+                if send_verification:
+                    await send_link(settings, box, Mailer(store, settings, None), user)
+                return user
         except EmailTaken as exc:
             raise click.ClickException(f"a user with email {email} already exists") from exc
 
-    user = _with_store(_settings(ctx), work)
+    user = _with_store(settings, work)
     _print(user.public(), as_json, f"created user {user.id} <{user.email}>")
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import click
 
 from provider.db.store import Store
 from provider.mail.headers import BadHeader
 from provider.mail.mailer import Mailer
+from provider.mail.templates import TemplateRejected
 from provider.mail.worker import DeliveryWorker
 from provider.security.secrets import SecretBox
 
@@ -66,12 +68,14 @@ def mail_send_test(ctx: click.Context, to: str) -> None:
     from provider.cli import _settings, _with_store
 
     settings = _settings(ctx)
+    # The outcome is reported below in one line; the worker's retry warnings would repeat it.
+    logging.getLogger("provider.mail").setLevel(logging.ERROR)
 
     async def work(store: Store, box: SecretBox) -> tuple[str, str | None]:
         worker = DeliveryWorker(store, settings)
         try:
             message_id = await Mailer(store, settings, None).enqueue("test_message", to, {})
-        except BadHeader as exc:
+        except (BadHeader, TemplateRejected) as exc:
             raise click.ClickException(str(exc)) from exc
         for _ in range(SEND_TEST_WAIT_SECONDS * 2):
             await worker.deliver_due()  # a running server may deliver it first: also fine

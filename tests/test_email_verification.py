@@ -79,3 +79,20 @@ def test_account_page_sends_links_with_a_limit(server: ProviderServer) -> None:
     assert "exceeded the amount of emails" in answer.text
     assert "Email verified" in _open(browser, _latest_link(server, "acct@example.com"))
     assert _verified(server, "acct@example.com")
+
+
+def test_users_create_can_send_the_verification_link(server: ProviderServer) -> None:
+    """`users create --send-verification` queues verify_email with the user (one transaction);
+    the link then verifies the new account."""
+    server.cli_json(
+        "users",
+        "create",
+        "--email",
+        "new@example.com",
+        "--password",
+        "password-1",
+        "--send-verification",
+    )
+    browser = BrowserClient(server.base_url)
+    assert "Email verified" in _open(browser, _latest_link(server, "new@example.com"))
+    assert _verified(server, "new@example.com")
