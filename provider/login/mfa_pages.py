@@ -250,7 +250,7 @@ async def enroll_page(request: Request) -> Response:
     )
 
 
-def _enrollment_page(
+def enrollment_page(
     request: Request,
     browser: Browser,
     tx_id: str,
@@ -297,7 +297,7 @@ async def enroll_start(request: Request) -> Response:
         if enrollment.qr_svg
         else None,
     }
-    return _enrollment_page(request, browser, tx.id, shown)
+    return enrollment_page(request, browser, tx.id, shown)
 
 
 async def enroll_confirm(request: Request) -> Response:
@@ -321,7 +321,7 @@ async def enroll_confirm(request: Request) -> Response:
         "input_label": stored.get("input_label", "Code"),
         "input_mode": stored.get("input_mode", "numeric"),
     }
-    return _enrollment_page(
+    return enrollment_page(
         request, browser, tx.id, retry, error=outcome.message, status_code=STATUS[outcome.reason]
     )
 

@@ -18,7 +18,7 @@ from provider.login.browser import (
     set_session_cookie,
 )
 from provider.login.forms import FormRejected, read_form
-from provider.login.mfa_pages import begin_mfa
+from provider.login.mfa_pages import begin_mfa, enrollment_page
 from provider.login.render import error_page, page
 from provider.mfa.api import EnrollmentError
 from provider.mfa.context import current_client_address
@@ -254,21 +254,12 @@ async def add_email_authenticator(request: Request) -> Response:
         await app.mfa.begin_address_enrollment(tx.id, user, form.get("address", "")[:320])
     except EnrollmentError as exc:
         return error_page(request, browser, "Cannot add this address", str(exc))
-    return page(
-        request,
-        browser,
-        "pages/mfa_enroll.html",
-        {
-            "t": tx.id,
-            "csrf": csrf_token(app, browser, "mfa"),
-            "error": None,
-            "enrollment": {
-                "instructions": "Enter the 6-digit code we sent to the new address.",
-                "secret": None,
-                "uri": None,
-                "qr": None,
-                "input_label": "Code",
-                "input_mode": "numeric",
-            },
-        },
-    )
+    shown = {
+        "instructions": "Enter the 6-digit code we sent to the new address.",
+        "secret": None,
+        "uri": None,
+        "qr": None,
+        "input_label": "Code",
+        "input_mode": "numeric",
+    }
+    return enrollment_page(request, browser, tx.id, shown)
