@@ -294,8 +294,14 @@ def test_factors_list_shows_every_installed_factor(server: ProviderServer) -> No
     """`factors list --json` shows each factor with its distribution, version, state and kind;
     the text form has one line per factor."""
     rows = server.cli_json("factors", "list")
-    assert [row["id"] for row in rows] == ["otp", "recovery-code", "example-pin"]
+    assert [row["id"] for row in rows] == ["otp", "recovery-code", "email", "example-pin"]
     by_id = {row["id"]: row for row in rows}
+    email = by_id["email"]
+    assert (email["enabled"], email["independent"], email["authenticator_type"]) == (
+        False,
+        False,
+        "oob",
+    )
     assert by_id["otp"] == {
         "id": "otp",
         "name": "Authenticator app",
@@ -316,9 +322,9 @@ def test_factors_list_shows_every_installed_factor(server: ProviderServer) -> No
     )
 
     text = server.cli("factors", "list").stdout.splitlines()
-    assert len(text) == 3
+    assert len(text) == 4
     assert re.match(
-        r"example-pin\s+disabled\s+independent\s+provider-example-factor 0\.1\.0", text[2]
+        r"example-pin\s+disabled\s+independent\s+provider-example-factor 0\.1\.0", text[3]
     ), text
 
 

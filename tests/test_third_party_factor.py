@@ -55,7 +55,7 @@ def test_factors_list_shows_the_plugin_enabled_first(server: ProviderServer) -> 
     """`factors list` shows example-pin from its own distribution, enabled by the config and
     first in the configured order."""
     rows = server.cli_json("factors", "list")
-    assert [row["id"] for row in rows] == ["example-pin", "otp", "recovery-code"]
+    assert [row["id"] for row in rows] == ["example-pin", "otp", "recovery-code", "email"]
     pin = rows[0]
     assert pin == {
         "id": "example-pin",
