@@ -254,11 +254,14 @@ class MfaEngine:
         return enrollment
 
     async def begin_address_enrollment(self, tx_id: str, user: User, address: str) -> str:
-        """Add an extra address to the email factor (it sends the address a code)."""
+        """Add an extra address to the `email` factor, which sends the address a code; the
+        answer goes to `confirm_enrollment` like any enrollment. (Auth0's MFA API enrolls
+        addresses the same way through /mfa/associate.)"""
         factor = self._factors.get("email")
-        if factor is None or "email" not in await self.enabled_ids():
+        enroll = getattr(factor, "begin_address_enrollment", None)
+        if factor is None or enroll is None or "email" not in await self.enabled_ids():
             raise EnrollmentError("Sign-in codes by email are turned off.")
-        pending = await factor.begin_address_enrollment(user_view(user), address)  # type: ignore[attr-defined]
+        pending: str = await enroll(user_view(user), address)
         await self.store.mfa.set_challenge(
             tx_id,
             pending,
