@@ -143,3 +143,17 @@ def dispose(server: ProviderServer) -> None:
     server.stop()
     if server.database_url and POSTGRES_URL:
         drop_postgres_database(server.database_url)
+
+
+def public_client(server: ProviderServer, redirect_uri: str, name: str = "spa") -> str:
+    """A first-party public client (PKCE, no consent) with one redirect URI; its client_id."""
+    return server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        name,
+        "--public",
+        "--first-party",
+        "--redirect-uri",
+        redirect_uri,
+    )["client_id"]

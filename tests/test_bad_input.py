@@ -15,6 +15,7 @@ import pytest
 
 from tests.oidc import BrowserClient, hidden_fields, pkce_pair, query_of
 from tests.servers import ProviderServer, dispose, new_server
+from tests.servers import public_client as make_public_client
 
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "demo-password"
 REDIRECT = "https://rp.example/callback"
@@ -1105,16 +1106,7 @@ def short_code_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prov
 def test_expired_code_is_invalid_grant(short_code_server: ProviderServer) -> None:
     """A code used after its lifetime is refused."""
     server = short_code_server
-    client_id = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "spa",
-        "--public",
-        "--first-party",
-        "--redirect-uri",
-        REDIRECT,
-    )["client_id"]
+    client_id = make_public_client(server, REDIRECT, name="spa")
     verifier, challenge = pkce_pair()
     exchange = {
         "grant_type": "authorization_code",

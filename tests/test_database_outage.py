@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.oidc import BrowserClient, pkce_pair
-from tests.servers import POSTGRES_URL, ProviderServer
+from tests.servers import POSTGRES_URL, ProviderServer, public_client
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs PROVIDER_TEST_DATABASE_URL")
 REDIRECT = "https://rp.example/cb"
@@ -39,9 +39,7 @@ def _cut_off(database: str, allowed: bool) -> None:
 
 
 def _refresh_token(server: ProviderServer) -> tuple[str, str]:
-    client_id = server.cli_json(
-        "clients", "create", "--name", "o", "--public", "--first-party", "--redirect-uri", REDIRECT
-    )["client_id"]
+    client_id = public_client(server, REDIRECT, name="o")
     verifier, challenge = pkce_pair()
     browser = BrowserClient(server.base_url)
     result = browser.sign_in(

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.oidc import BrowserClient, decode_verified, fetch_jwks, tokens_via_code_flow
-from tests.servers import ProviderServer
+from tests.servers import ProviderServer, public_client
 
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "demo-password"
 REDIRECT = "https://rp.example/callback"
@@ -106,16 +106,7 @@ def test_jwks_publishes_only_public_keys(server: ProviderServer) -> None:
 
 def test_tokens_name_a_published_key(server: ProviderServer) -> None:
     """ID and access tokens carry the kid of a key in the JWKS and verify against it."""
-    client_id = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "spa",
-        "--public",
-        "--first-party",
-        "--redirect-uri",
-        REDIRECT,
-    )["client_id"]
+    client_id = public_client(server, REDIRECT, name="spa")
     tokens = _id_and_access_token(server, client_id)
     kids = {key["kid"] for key in _jwks(server)["keys"]}
     for token in (tokens["id_token"], tokens["access_token"]):

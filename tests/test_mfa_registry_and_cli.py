@@ -20,7 +20,7 @@ from provider.mfa import Factor
 from provider.mfa.registry import RegistryError, build_registry, discover
 from tests.mfa_flow import RECOVERY, SECRET, current_totp, start_login, submit
 from tests.oidc import hidden_fields
-from tests.servers import ProviderServer, dispose, free_port, new_server
+from tests.servers import ProviderServer, dispose, free_port, new_server, public_client
 
 REDIRECT = "https://rp.example/cb"
 PASSWORD = "password-123"
@@ -267,9 +267,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServer]
 
 @pytest.fixture(scope="module")
 def client_id(server: ProviderServer) -> str:
-    return server.cli_json(
-        "clients", "create", "--name", "rp", "--public", "--first-party", "--redirect-uri", REDIRECT
-    )["client_id"]
+    return public_client(server, REDIRECT, name="rp")
 
 
 def _factor_rows(server: ProviderServer) -> dict[str, dict[str, Any]]:
@@ -351,16 +349,7 @@ def test_toggles_keep_the_dependent_factor_rule_and_apply_at_once(tmp_path: Path
     running.start()
     try:
         running.cli("mfa", "policy", "always")
-        rp = running.cli_json(
-            "clients",
-            "create",
-            "--name",
-            "rp",
-            "--public",
-            "--first-party",
-            "--redirect-uri",
-            REDIRECT,
-        )["client_id"]
+        rp = public_client(running, REDIRECT, name="rp")
 
         refused = running.cli("factors", "disable", "otp", check=False)
         assert refused.returncode != 0

@@ -15,7 +15,7 @@ import pytest
 
 from tests.mfa_flow import SECRET, Started, current_totp, start_login, submit
 from tests.oidc import BrowserClient, hidden_fields
-from tests.servers import ProviderServer, dispose, new_server
+from tests.servers import ProviderServer, dispose, new_server, public_client
 
 REDIRECT = "https://rp.example/cb"
 PASSWORD = "password-123"
@@ -37,9 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServer]
 
 @pytest.fixture(scope="module")
 def client_id(server: ProviderServer) -> str:
-    return server.cli_json(
-        "clients", "create", "--name", "rp", "--public", "--first-party", "--redirect-uri", REDIRECT
-    )["client_id"]
+    return public_client(server, REDIRECT, name="rp")
 
 
 def _enrolled_user(server: ProviderServer, client_id: str, email: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.mfa_flow import RECOVERY, exchange_code, start_login, submit
 from tests.oidc import decode_verified
-from tests.servers import ProviderServer, dispose, new_server
+from tests.servers import ProviderServer, dispose, new_server, public_client
 
 REDIRECT = "https://rp.example/cb"
 PASSWORD = "password-123"
@@ -42,9 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderServer]
 
 @pytest.fixture(scope="module")
 def client_id(server: ProviderServer) -> str:
-    return server.cli_json(
-        "clients", "create", "--name", "rp", "--public", "--first-party", "--redirect-uri", REDIRECT
-    )["client_id"]
+    return public_client(server, REDIRECT, name="rp")
 
 
 def _user(server: ProviderServer, email: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.oidc import BrowserClient, decode_verified, tokens_via_code_flow
-from tests.servers import ProviderServer
+from tests.servers import ProviderServer, public_client
 
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "demo-password"
 REDIRECT = "https://rp.example/callback"
@@ -285,16 +285,7 @@ def test_revoking_a_refresh_token(server: ProviderServer) -> None:
 
 def test_public_client_revokes_its_refresh_token(server: ProviderServer) -> None:
     """A public client revokes with its client_id alone."""
-    client_id = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "spa",
-        "--public",
-        "--first-party",
-        "--redirect-uri",
-        REDIRECT,
-    )["client_id"]
+    client_id = public_client(server, REDIRECT, name="spa")
     tokens = _sign_in(server, client_id, None, "openid offline_access")
     assert _revoke(server, tokens["refresh_token"], client_id, None).status_code == 200
     answer = httpx.post(
@@ -430,16 +421,7 @@ def test_resource_server_introspects_tokens_for_its_audience(server: ProviderSer
 
 def test_public_clients_cannot_introspect(server: ProviderServer) -> None:
     """Introspection needs a confidential client: a public one (and a wrong secret) gets 401."""
-    public_id = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "spa",
-        "--public",
-        "--first-party",
-        "--redirect-uri",
-        REDIRECT,
-    )["client_id"]
+    public_id = public_client(server, REDIRECT, name="spa")
     tokens = _sign_in(server, public_id, None, "openid offline_access")
     for token in (tokens["access_token"], tokens["refresh_token"]):
         answer = httpx.post(

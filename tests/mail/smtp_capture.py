@@ -38,7 +38,9 @@ class _Handler:
     def __init__(self, capture: SmtpCapture) -> None:
         self._capture = capture
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         if address.lower() in self._capture.refuse:
             with self._capture.lock:
                 self._capture.refused.append(address)
@@ -70,7 +72,9 @@ class SmtpCapture:
         if credentials:
             user, password = credentials
 
-            def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            def authenticator(
+                server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+            ) -> AuthResult:
                 ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
                     user.encode(),
                     password.encode(),
@@ -93,12 +97,14 @@ class SmtpCapture:
             return list(self.messages)
 
     def wait_for(self, predicate: Any, timeout: float = 60) -> list[Received]:
-        """Wait until `predicate(snapshot)` is true; return the snapshot (AssertionError if never)."""
+        """Wait until `predicate(snapshot)` holds; return the snapshot (AssertionError if never)."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.snapshot()
             if predicate(found):
                 return found
             if time.monotonic() > deadline:
-                raise AssertionError(f"SMTP capture: condition not met in {timeout} s; got {len(found)}")
+                raise AssertionError(
+                    f"SMTP capture: condition not met in {timeout} s; got {len(found)}"
+                )
             time.sleep(0.2)

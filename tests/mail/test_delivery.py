@@ -177,9 +177,7 @@ def test_smtp_down_for_a_while_message_waits_then_is_delivered(
     server.start()
     (message_id,) = enqueue(server, "carol@tests.example")
 
-    found = wait_messages(
-        server, lambda m: m[message_id]["attempts"] >= 1, what="a failed attempt"
-    )
+    found = wait_messages(server, lambda m: m[message_id]["attempts"] >= 1, what="a failed attempt")
     row = found[message_id]
     assert row["status"] == "pending"
     assert "unreachable" in row["last_error"] and str(port) in row["last_error"], row
@@ -253,7 +251,8 @@ def test_permanent_recipient_refusal_fails_without_retry(
 ) -> None:
     (message_id,) = enqueue(smtp_server, REFUSED)
     found = wait_messages(
-        smtp_server, lambda m: m[message_id]["status"] != "pending" or m[message_id]["attempts"],
+        smtp_server,
+        lambda m: m[message_id]["status"] != "pending" or m[message_id]["attempts"],
         what="an attempt",
     )
     row = found[message_id]
@@ -394,8 +393,13 @@ async def _render_with_override(database_url: str, subject: str) -> Any:
         await database.execute(email_templates.delete())
         await database.execute(
             email_templates.insert().values(
-                name="test_message", subject=subject, html_body=None, text_body=None,
-                from_address=None, enabled=True, updated_at=now(),
+                name="test_message",
+                subject=subject,
+                html_body=None,
+                text_body=None,
+                from_address=None,
+                enabled=True,
+                updated_at=now(),
             )
         )
         store = Store(database, SecretBox("s" * 48))
