@@ -68,6 +68,19 @@ def _expired(request: Request, browser: Browser) -> Response:
     return error_page(request, browser, "This sign-in has expired", MESSAGES["expired"])
 
 
+def _mfa_page(
+    request: Request,
+    browser: Browser,
+    template: str,
+    tx_id: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    """An MFA page: every one carries the transaction id and this browser's MFA CSRF token."""
+    form = {"t": tx_id, "csrf": csrf_token(ctx(request), browser, "mfa")}
+    return page(request, browser, template, {**form, **context}, status_code=status_code)
+
+
 Loaded = tuple[MfaTransaction, User]
 
 
@@ -114,13 +127,12 @@ async def _challenge_page(
         # started failing since.
         details = {**challenge.get("details", {}), "notice": DELAYED}
         challenge = {**challenge, "details": details}
-    return page(
+    return _mfa_page(
         request,
         browser,
         "pages/mfa_challenge.html",
+        tx.id,
         {
-            "t": tx.id,
-            "csrf": csrf_token(app, browser, "mfa"),
             "challenge": challenge,
             "others": others,
             "error": error,
@@ -192,13 +204,12 @@ async def methods_page(request: Request) -> Response:
         }
         for f, a in await app.mfa.usable(user)
     ]
-    return page(
+    return _mfa_page(
         request,
         browser,
         "pages/mfa_methods.html",
+        tx.id,
         {
-            "t": tx.id,
-            "csrf": csrf_token(app, browser, "mfa"),
             "methods": methods,
         },
     )
@@ -238,13 +249,12 @@ async def enroll_page(request: Request) -> Response:
             "This application requires a second factor, but none can be set up. Contact support.",
             status_code=403,
         )
-    return page(
+    return _mfa_page(
         request,
         browser,
         "pages/mfa_enroll_choose.html",
+        tx.id,
         {
-            "t": tx.id,
-            "csrf": csrf_token(app, browser, "mfa"),
             "factors": factors,
         },
     )
@@ -258,14 +268,12 @@ def enrollment_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    app = ctx(request)
-    return page(
+    return _mfa_page(
         request,
         browser,
         "pages/mfa_enroll.html",
+        tx_id,
         {
-            "t": tx_id,
-            "csrf": csrf_token(app, browser, "mfa"),
             "enrollment": enrollment,
             "error": error,
         },
