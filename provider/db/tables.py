@@ -204,6 +204,10 @@ mfa_transactions = Table(
     Column("challenge", Text, nullable=True),  # JSON: what the user was asked (for re-display)
     Column("attempts", BigInteger, nullable=False),  # answers to the current challenge
     Column("amr", Text, nullable=True),  # JSON list, set when completed
+    # Set for MFA API transactions (mfa_token): what the password grant asked for, so the
+    # tokens issued after MFA carry exactly that.
+    Column("scope", Text, nullable=True),
+    Column("audience", Text, nullable=True),
 )
 
 # Per-user MFA state: consecutive failures across all factors, and a lock after too many.
