@@ -31,6 +31,7 @@ from provider.mail.mailer import Mailer
 from provider.mail.worker import DeliveryWorker
 from provider.mfa.engine import MfaEngine
 from provider.mfa.registry import build_registry
+from provider.mfa_api import endpoints as mfa_api
 from provider.oauth import authorize, discovery, endpoints, userinfo
 from provider.oauth.keys import KeyRing
 from provider.oauth.server import ProviderAuthorizationServer
@@ -99,6 +100,14 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/account/email-mfa", pages.add_email_authenticator, methods=["POST"]),
         Route("/verify-email", verify_email.confirm_page, methods=["GET"]),
         Route("/verify-email", verify_email.confirm, methods=["POST"]),
+        Route("/mfa/authenticators", mfa_api.list_authenticators, methods=["GET"]),
+        Route(
+            "/mfa/authenticators/{authenticator_id}",
+            mfa_api.delete_authenticator,
+            methods=["DELETE"],
+        ),
+        Route("/mfa/associate", mfa_api.associate, methods=["POST"]),
+        Route("/mfa/challenge", mfa_api.challenge, methods=["POST"]),
         Route("/mfa", mfa_pages.challenge_page, methods=["GET"]),
         Route("/mfa/verify", mfa_pages.verify, methods=["POST"]),
         Route("/mfa/methods", mfa_pages.methods_page, methods=["GET"]),

@@ -37,6 +37,16 @@ async def _postgres(statement: str) -> None:
         await connection.close()
 
 
+async def _execute_on(url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 def create_postgres_database() -> str:
     name = f"provider_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_postgres(f'CREATE DATABASE "{name}"'))
@@ -117,6 +127,17 @@ class ProviderServer:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
+
+    def execute_sql(self, statement: str) -> None:
+        """Run one SQL statement on the server's database. Tests use it to age rows (an
+        expired code or mfa_token) instead of sleeping through real lifetimes."""
+        if self.database_url:
+            asyncio.run(_execute_on(self.database_url, statement))
+            return
+        import sqlite3
+
+        with sqlite3.connect(self.data_dir / "provider.db") as connection:
+            connection.execute(statement)
 
     def log(self) -> str:
         path = self.data_dir / "server.log"

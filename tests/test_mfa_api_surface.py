@@ -127,7 +127,7 @@ def test_value_types_are_frozen_with_pinned_fields() -> None:
             "implicit",
         ],
         "Challenge": ["authenticator_id", "prompt", "input_label", "input_mode", "details"],
-        "Verdict": ["accepted", "message", "new_secret"],
+        "Verdict": ["accepted", "message", "new_secret", "expired"],
         "Enrollment": [
             "authenticator_id",
             "instructions",
@@ -160,6 +160,8 @@ def test_verdict_helpers() -> None:
     assert provider.mfa.Verdict.accept() == provider.mfa.Verdict(True, None, None)
     assert provider.mfa.Verdict.accept("NEW").new_secret == "NEW"
     assert provider.mfa.Verdict.refuse("no") == provider.mfa.Verdict(False, "no", None)
+    late = provider.mfa.Verdict.refuse("late", expired=True)
+    assert late.expired and not late.accepted and not provider.mfa.Verdict.refuse("no").expired
 
 
 def test_error_hierarchy() -> None:

@@ -86,7 +86,7 @@ def _new_challenge(browser: BrowserClient, page: httpx.Response) -> httpx.Respon
     tx = hidden_fields(page.text)["t"]
     methods = browser.get(f"/mfa/methods?t={tx}")
     assert methods.status_code == 200
-    otp_id = next(value for value in _authenticator_ids(methods.text) if value.startswith("otp|"))
+    otp_id = next(value for value in _authenticator_ids(methods.text) if value.startswith("totp|"))
     fresh = submit(browser, methods, "/mfa/select", authenticator_id=otp_id)
     assert fresh.status_code == 200 and 'action="/mfa/verify"' in fresh.text
     return fresh

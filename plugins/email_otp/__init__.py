@@ -187,7 +187,7 @@ class EmailFactor(Factor):
             await self.context.limiter.reset(f"cooldown:{user.id}")
             return Verdict.accept()
         if outcome == "expired":
-            return Verdict.refuse("This code has expired. Ask for a new one.")
+            return Verdict.refuse("This code has expired. Ask for a new one.", expired=True)
         return Verdict.refuse(INVALID)
 
     # -- enrolling extra addresses ------------------------------------------------------------
@@ -197,7 +197,7 @@ class EmailFactor(Factor):
         if not ADDRESS.fullmatch(address):
             raise EnrollmentError("That is not a valid email address.")
         mine = await self.context.authenticators.list(user.id, confirmed_only=False)
-        if address == user.email or any(
+        if (address == user.email and user.email_verified) or any(
             row.data.get("address") == address for row in mine if row.confirmed
         ):
             raise EnrollmentError("This address can already be used for sign-in codes.")
@@ -224,7 +224,7 @@ class EmailFactor(Factor):
             f"enroll:{row.id}", self.context.keyed_hash(code)
         )
         if outcome == "expired":
-            return Verdict.refuse("This code has expired. Start again.")
+            return Verdict.refuse("This code has expired. Start again.", expired=True)
         if outcome != "ok" or not await self.context.authenticators.confirm(row.id):
             return Verdict.refuse(INVALID)
         await self.context.limiter.reset(f"cooldown:{user.id}")  # the code arrived: no wait

@@ -18,8 +18,13 @@ from provider.security.secrets import SecretBox
 PENDING_TTL = 15 * 60  # an enrollment not confirmed within this is abandoned
 
 
+# Auth0 names TOTP authenticators "totp|dev_…" although the factor is "otp"; apps written for
+# Auth0 may look at the prefix, so ids follow its naming.
+ID_PREFIXES = {"otp": "totp"}
+
+
 def authenticator_id(factor_id: str) -> str:
-    return f"{factor_id}|dev_{secrets.token_urlsafe(12)}"
+    return f"{ID_PREFIXES.get(factor_id, factor_id)}|dev_{secrets.token_urlsafe(12)}"
 
 
 class FactorAuthenticatorStorage:

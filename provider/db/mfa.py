@@ -29,6 +29,14 @@ class MfaTransaction:
     authenticator_id: str | None
     challenge: dict[str, Any] | None
     attempts: int
+    # MFA API transactions (an mfa_token) only: what the password grant asked for.
+    scope: str | None = None
+    audience: str | None = None
+
+    @property
+    def is_api(self) -> bool:
+        """Opened by the password grant (an mfa_token), not by a browser sign-in."""
+        return self.browser_id is None and self.session_id is None and self.scope is not None
 
 
 def _tx(row: Any) -> MfaTransaction:
@@ -45,6 +53,8 @@ def _tx(row: Any) -> MfaTransaction:
         authenticator_id=row["authenticator_id"],
         challenge=json.loads(row["challenge"]) if row["challenge"] else None,
         attempts=row["attempts"],
+        scope=row["scope"],
+        audience=row["audience"],
     )
 
 
@@ -62,10 +72,13 @@ class MfaStore:
         session_id: str | None = None,
         login_tx_id: str | None = None,
         browser_id: str | None = None,
+        tx_id: str | None = None,
+        scope: str | None = None,
+        audience: str | None = None,
     ) -> MfaTransaction:
         stamp = now()
         values = {
-            "id": new_token(18),
+            "id": tx_id or new_token(18),
             "user_id": user_id,
             "client_id": client_id,
             "session_id": session_id,
@@ -78,9 +91,18 @@ class MfaStore:
             "challenge": None,
             "attempts": 0,
             "amr": None,
+            "scope": scope,
+            "audience": audience,
         }
         await self._db.execute(mfa_transactions.insert().values(**values))
         return _tx(values)
+
+    async def get(self, tx_id: str) -> MfaTransaction | None:
+        """A transaction whatever its state (the MFA API tells expired from unknown)."""
+        row = await self._db.fetch_one(
+            select(mfa_transactions).where(mfa_transactions.c.id == tx_id)
+        )
+        return _tx(row) if row else None
 
     async def get_live(self, tx_id: str) -> MfaTransaction | None:
         if "\x00" in tx_id:  # straight from a query string; PostgreSQL refuses NUL in text

@@ -75,19 +75,22 @@ class Challenge:
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of checking a response. A refused verdict's `message` is shown to the user;
-    `new_secret` (e.g. a fresh recovery code) is shown once after an accepted verdict."""
+    `new_secret` (e.g. a fresh recovery code) is shown once after an accepted verdict.
+    `expired` marks a refusal because the code was right-shaped but no longer valid in time,
+    which the MFA API reports distinctly (Auth0's "oob_code is expired")."""
 
     accepted: bool
     message: str | None = None
     new_secret: str | None = None
+    expired: bool = False
 
     @classmethod
     def accept(cls, new_secret: str | None = None) -> Verdict:
         return cls(True, None, new_secret)
 
     @classmethod
-    def refuse(cls, message: str) -> Verdict:
-        return cls(False, message)
+    def refuse(cls, message: str, *, expired: bool = False) -> Verdict:
+        return cls(False, message, None, expired)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class ToggleRefused(ValueError):
 @dataclass(frozen=True)
 class Outcome:
     accepted: bool
-    reason: str = "ok"  # ok | invalid | locked | throttled | burned | expired
+    reason: str = "ok"  # ok | invalid | code_expired | locked | throttled | burned | expired
     message: str | None = None
     amr: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)  # shown to the user once
@@ -303,6 +303,111 @@ class MfaEngine:
                 provisioned += await self._factors[factor_id].provision(user_view(user))
         return Outcome(True, amr=outcome.amr, secrets=provisioned + outcome.secrets)
 
+    # -- what the MFA API adds ------------------------------------------------------------------
+    async def requirements(self, user: User) -> dict[str, list[dict[str, str]]]:
+        """Auth0's `mfa_requirements`: the kinds the user can be challenged with, or, with
+        none, the kinds they may enroll (never a dependent factor such as email)."""
+        usable = await self.usable(user)
+        if usable:
+            kinds = dict.fromkeys(factor.id for factor, _ in usable)
+            return {"challenge": [{"type": kind} for kind in kinds]}
+        return {"enroll": [{"type": factor.id} for factor in await self.enrollable()]}
+
+    async def listed(self, user: User) -> list[tuple[Factor, Authenticator]]:
+        """Every authenticator of an enabled factor, pending enrollments as inactive."""
+        view, found = user_view(user), []
+        for factor_id in await self.enabled_ids():
+            factor = self._factors[factor_id]
+            found += [(factor, a) for a in await factor.list_authenticators(view)]
+            for row in await factor.context.authenticators.list(user.id, confirmed_only=False):
+                if not row.confirmed:
+                    pending = Authenticator(
+                        id=row.id,
+                        factor_id=factor.id,
+                        authenticator_type=factor.authenticator_type,
+                        name=row.name,
+                        active=False,
+                        oob_channel=factor.oob_channel,
+                    )
+                    found.append((factor, pending))
+        return found
+
+    async def has_independent(self, user: User) -> bool:
+        """Whether the user is enrolled: something that can stand alone (Auth0's "active
+        authenticator" for the purpose of /mfa/associate)."""
+        return bool(await self.usable(user))
+
+    async def provision_for_first(self, user: User) -> list[str]:
+        """Recovery codes handed out with a user's first enrollment through the MFA API,
+        before it is confirmed (as Auth0's /mfa/associate does). Re-running it replaces them."""
+        if await self.has_independent(user):
+            return []
+        secrets: list[str] = []
+        for factor_id in await self.enabled_ids():
+            secrets += await self._factors[factor_id].provision(user_view(user))
+        return secrets
+
+    async def begin_pending_enrollment(self, user: User, factor_id: str) -> Enrollment:
+        """An enrollment not tied to a transaction (/mfa/associate with an access token); it
+        is confirmed later through `adopt_enrollment` on the next MFA transaction."""
+        factor = self._factors.get(factor_id)
+        if factor is None or factor not in await self.enrollable():
+            raise EnrollmentError("This method cannot be enrolled.")
+        return await factor.begin_enrollment(user_view(user))
+
+    async def begin_pending_address(self, user: User, address: str) -> str:
+        factor = self._factors.get("email")
+        enroll = getattr(factor, "begin_address_enrollment", None)
+        if factor is None or enroll is None or "email" not in await self.enabled_ids():
+            raise EnrollmentError("Sign-in codes by email are turned off.")
+        pending: str = await enroll(user_view(user), address)
+        return pending
+
+    async def adopt_enrollment(self, tx_id: str, user: User, pending_id: str) -> bool:
+        """Make a pending enrollment of this user the transaction's current challenge, so
+        `confirm_enrollment` can confirm it. False if it is not pending for this user."""
+        for factor_id in await self.enabled_ids():
+            factor = self._factors[factor_id]
+            row = await factor.context.authenticators.get(pending_id)
+            if row is not None:
+                break
+        else:
+            return False
+        if row.user_id != user.id or row.confirmed:
+            return False
+        tx = await self.store.mfa.get_live(tx_id)
+        if tx is None:
+            return False
+        if tx.authenticator_id != pending_id:
+            await self.store.mfa.set_challenge(
+                tx_id, pending_id, {"factor": factor.id, "enrollment": True}
+            )
+        return True
+
+    async def pending_of_type(self, user: User, authenticator_type: str) -> str | None:
+        """The newest pending enrollment of an enabled factor of this type, if any."""
+        newest: tuple[int, str] | None = None
+        for factor_id in await self.enabled_ids():
+            factor = self._factors[factor_id]
+            if factor.authenticator_type != authenticator_type:
+                continue
+            for row in await factor.context.authenticators.list(user.id, confirmed_only=False):
+                if not row.confirmed and (newest is None or row.created_at >= newest[0]):
+                    newest = (row.created_at, row.id)
+        return newest[1] if newest else None
+
+    async def select(self, tx_id: str, user: User, authenticator: Authenticator) -> None:
+        """Make `authenticator` the transaction's challenge without sending anything (codes
+        the user already has: TOTP, recovery codes). Keeps the attempt count if unchanged."""
+        tx = await self.store.mfa.get_live(tx_id)
+        factor = self._factors.get(authenticator.factor_id)
+        if tx is None or factor is None or tx.authenticator_id == authenticator.id:
+            return
+        challenge = await factor.challenge(user_view(user), authenticator, tx_id)
+        await self.store.mfa.set_challenge(
+            tx_id, authenticator.id, challenge_record(factor, challenge)
+        )
+
     async def _guarded(self, tx_id: str, user: User, factor: Factor, check) -> Outcome:  # type: ignore[no-untyped-def]
         limits, mfa = self.limits, self.store.mfa
         if await mfa.locked_until(user.id):
@@ -322,7 +427,8 @@ class MfaEngine:
             return Outcome(False, "invalid", str(exc))
         if not verdict.accepted:
             await mfa.record_failure(user.id, limits.failure_ceiling, limits.lock_seconds)
-            return Outcome(False, "invalid", verdict.message or "The code you entered is invalid.")
+            reason = "code_expired" if verdict.expired else "invalid"
+            return Outcome(False, reason, verdict.message or "The code you entered is invalid.")
         amr = ["mfa", *factor.amr]
         if not await mfa.complete(tx_id, amr):
             return Outcome(False, "expired", MESSAGES["expired"])

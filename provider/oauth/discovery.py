@@ -8,9 +8,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from provider.context import ctx
+from provider.mfa_api.token import FIRST_PARTY_GRANTS
 from provider.oauth.models import OIDC_SCOPES
 
-GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
+GRANT_TYPES = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    *FIRST_PARTY_GRANTS,  # password, password-realm and Auth0's three MFA grants
+]
 CACHE_PUBLIC = {"Cache-Control": "public, max-age=300"}
 
 
@@ -24,6 +30,7 @@ def metadata(issuer: str, alg: str) -> dict[str, Any]:
         "revocation_endpoint": issuer + "oauth/revoke",
         "introspection_endpoint": issuer + "oauth/introspect",
         "end_session_endpoint": issuer + "oidc/logout",
+        "mfa_challenge_endpoint": issuer + "mfa/challenge",
         "scopes_supported": list(OIDC_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from provider.context import AppContext, ctx
+from provider.mfa_api.token import FIRST_PARTY_GRANTS, first_party_token
 from provider.oauth.exchange import Exchange, current_exchange, prefetch
 from provider.oauth.params import check_params, first_values, read_params
 from provider.oauth.request import OAuthRequest
@@ -52,6 +53,10 @@ async def token(request: Request) -> Response:
     except OAuth2Error as error:
         return error_response(error)
     current_exchange.set(exchange)
+    if oauth_request.payload.data.get("grant_type") in FIRST_PARTY_GRANTS:
+        # Password and MFA grants need async work mid-validation (password hashing, the MFA
+        # engine), so they run outside Authlib's synchronous grant flow.
+        return await first_party_token(app, request, oauth_request.payload.datalist)
     result = app.oauth.create_token_response(oauth_request)
     return await _settle(app, exchange, result)
 
