@@ -5,6 +5,7 @@ are read from a real SMTP server capturing the mail."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.mail.smtp_capture import SmtpCapture
 from tests.mfa_flow import current_totp, start_login, submit
 from tests.oidc import decode_verified
 from tests.servers import ProviderServer, dispose, free_port, new_server
+from tests.test_bad_input import BAD_BODIES, GARBAGE_AUTH, assert_oauth_error
 from tests.test_email_mfa import _codes_for, _wait_code
 
 PASSWORD = "password-123"
@@ -767,3 +769,100 @@ def test_too_many_emails(tmp_path: Path, smtp: SmtpCapture) -> None:
         )
     finally:
         dispose(strict)
+
+
+# -- hostile input --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BODIES))
+def test_bad_bodies_at_the_mfa_api(server: ProviderServer, app: dict[str, str], kind: str) -> None:
+    """Unreadable or mistyped bodies get a 4xx OAuth-shaped error at /mfa/challenge and
+    /mfa/associate (with a valid mfa_token), never a 5xx."""
+    content_type, body = BAD_BODIES[kind]
+    mfa_token = _mfa_token(server, app, _user(server))
+    for path, headers in (("/mfa/challenge", {}), ("/mfa/associate", _bearer(mfa_token))):
+        answer = httpx.post(
+            server.base_url + path,
+            content=body,
+            headers={**headers, "Content-Type": content_type},
+            timeout=30,
+        )
+        assert_oauth_error(answer)
+
+
+@pytest.mark.parametrize("header", GARBAGE_AUTH, ids=lambda h: repr(h)[:40])
+def test_garbage_authorization_at_the_mfa_api(server: ProviderServer, header: str | bytes) -> None:
+    base = server.base_url
+    for method, url in (
+        ("GET", base + "/mfa/authenticators"),
+        ("POST", base + "/mfa/associate"),
+        ("DELETE", base + "/mfa/authenticators/totp%7Cdev_x"),
+    ):
+        answer = httpx.request(method, url, headers={"Authorization": header}, timeout=30)
+        assert_oauth_error(answer, 401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"username": {"$ne": ""}},
+        {"username": ["a", "b"]},
+        {"password": None},
+        {"username": "x" * 9000},
+        {"password": "p" * 9000},
+        {"scope": 12},
+        {"audience": "https://not-registered.example/"},
+    ],
+    ids=lambda f: repr(f)[:40],
+)
+def test_password_grant_bad_fields(
+    server: ProviderServer, app: dict[str, str], fields: dict[str, Any]
+) -> None:
+    body = {
+        "grant_type": "password",
+        "client_id": app["client_id"],
+        "client_secret": app["client_secret"],
+        "username": _user(server),
+        "password": PASSWORD,
+        **fields,
+    }
+    answer = httpx.post(server.base_url + "/oauth/token", json=body, timeout=30)
+    assert_oauth_error(answer)
+
+
+@pytest.mark.parametrize("grant", [OTP, OOB, RECOVERY])
+def test_mfa_grants_with_missing_fields(
+    server: ProviderServer, app: dict[str, str], grant: str
+) -> None:
+    mfa_token = _mfa_token(server, app, _user(server))
+    assert_oauth_error(
+        _token(server, app, grant_type=grant, mfa_token=mfa_token), 400, "invalid_request"
+    )
+    # The mfa_token was not spent by a request that could not be checked.
+    again = _token(server, app, grant_type=OTP, mfa_token=mfa_token, otp="123456")
+    assert again.json()["error_description"] != "Malformed mfa_token"
+
+
+def test_parallel_right_answers_spend_the_mfa_token_once(
+    server: ProviderServer, app: dict[str, str]
+) -> None:
+    """Ten parallel mfa-otp grants with the right code on one mfa_token: exactly one wins."""
+    email, secret, _ = _enrolled(server, app)
+    mfa_token = _mfa_token(server, app, email)
+    code = _fresh_totp(secret)
+    body = {
+        "grant_type": OTP,
+        "mfa_token": mfa_token,
+        "otp": code,
+        **{"client_id": app["client_id"], "client_secret": app["client_secret"]},
+    }
+
+    async def race() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            return list(
+                await asyncio.gather(*(client.post("/oauth/token", data=body) for _ in range(10)))
+            )
+
+    answers = asyncio.run(race())
+    assert sorted(a.status_code for a in answers).count(200) == 1, [a.text for a in answers]
+    assert all(a.status_code < 500 for a in answers)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from provider.context import AppContext
 from provider.db.mfa import MfaTransaction
 from provider.db.records import User
-from provider.mfa_api.errors import error
+from provider.mfa_api.errors import ApiError, error
 from provider.mfa_api.mfa_token import resolve_mfa_token
 from provider.mfa_api.scopes import mfa_audience
 from provider.oauth.keys import InvalidJWT
@@ -56,5 +56,9 @@ async def caller(app: AppContext, request: Request, scope: str, *, allow_mfa_tok
         return await _access_token_user(app, token, scope)
     if not allow_mfa_token:
         raise error("bad_token")
-    tx, user = await resolve_mfa_token(app.store, app.box, token, None)
+    try:
+        tx, user = await resolve_mfa_token(app.store, app.box, token, None)
+    except ApiError as exc:
+        # As a Bearer credential an unknown mfa_token is an invalid token (RFC 6750).
+        raise (exc if exc.status == 401 else error("bad_token")) from None
     return Caller(user, tx, tx.client_id)

@@ -91,7 +91,6 @@ ERRORS: dict[str, ApiError] = {
         "invalid_request",
         "authenticator_types must be ['otp'], or ['oob'] with oob_channels ['email'].",
     ),
-    "enrollment_refused": ApiError(400, "invalid_request", "The enrollment was refused."),
     "bad_json": ApiError(400, "invalid_request", "The request body must be a JSON object."),
     # -- bearer tokens on /mfa/* ------------------------------------------------------------
     "no_token": ApiError(401, "invalid_token", "Missing or malformed Bearer token."),
