@@ -29,6 +29,7 @@ from provider.login import logout, mfa_pages, pages, verify_email
 from provider.mail import dev_mailbox
 from provider.mail.mailer import Mailer
 from provider.mail.worker import DeliveryWorker
+from provider.management.api.routes import management_routes
 from provider.mfa.engine import MfaEngine
 from provider.mfa.registry import build_registry
 from provider.mfa_api import endpoints as mfa_api
@@ -117,6 +118,7 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/mfa/enroll/confirm", mfa_pages.enroll_confirm, methods=["POST"]),
         Route("/mfa/continue", mfa_pages.continue_login, methods=["POST"]),
         Mount("/static", StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
+        *management_routes(),
     ]
     if not settings.smtp and settings.is_loopback:
         # Messages hold codes: the test mailbox is only served on a loopback issuer.

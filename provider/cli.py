@@ -178,6 +178,7 @@ def users_create(
                 )
                 if send_verification:
                     await send_link(settings, box, Mailer(store, settings, None), user)
+                await store.audit.record("cli", "user.create", user.id, {"email": user.email})
                 return user
         except EmailTaken as exc:
             raise click.ClickException(f"a user with email {email} already exists") from exc
@@ -199,6 +200,29 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
         )
         or "no users",
     )
+
+
+@users.command("grant-admin")
+@click.option("--email", required=True)
+@click.option("--revoke", is_flag=True, help="Take the admin role away instead.")
+@click.pass_context
+def users_grant_admin(ctx: click.Context, email: str, revoke: bool) -> None:
+    """Let a user into the admin dashboard (/admin); MFA is always required there."""
+    from provider.db.roles import ADMIN
+
+    async def work(store: Store, box: SecretBox) -> None:
+        user = await store.users.by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        if revoke:
+            await store.roles.revoke(user.id, ADMIN)
+        else:
+            await store.roles.grant(user.id, ADMIN)
+        action = "user.revoke_admin" if revoke else "user.grant_admin"
+        await store.audit.record("cli", action, user.id)
+
+    _with_store(_settings(ctx), work)
+    click.echo(f"{email} {'is no longer' if revoke else 'is now'} an admin")
 
 
 @users.command("set-email")
@@ -266,6 +290,12 @@ def clients() -> None:
 @click.option("--audience", "audiences", multiple=True, help="An API it may request tokens for.")
 @click.option("--scope", "scopes", multiple=True, help="An API scope it may be granted.")
 @click.option(
+    "--api-scopes",
+    default="",
+    help="Authorize it for the Management API: 'all' or space-separated scopes "
+    "(needs --grant-type client_credentials).",
+)
+@click.option(
     "--mfa-policy",
     type=click.Choice(["never", "always"]),
     default=None,
@@ -283,43 +313,39 @@ def clients_create(
     grant_types: tuple[str, ...],
     audiences: tuple[str, ...],
     scopes: tuple[str, ...],
+    api_scopes: str,
     mfa_policy: str | None,
     as_json: bool,
 ) -> None:
-    from urllib.parse import urlsplit
+    from provider.management.clients import (
+        ClientOperations,
+        ClientSpec,
+        check_spec,
+        with_api_scopes,
+    )
+    from provider.management.errors import OperationError
 
-    for uri in (*redirect_uris, *logout_uris):
-        parts = urlsplit(uri)
-        if (
-            not parts.scheme
-            or parts.fragment
-            or (parts.scheme in ("http", "https") and not parts.netloc)
-        ):
-            raise click.ClickException(f"not an absolute URI without fragment: {uri!r}")
-    chosen = list(grant_types) or (["authorization_code", "refresh_token"] if redirect_uris else [])
-    if not chosen:
-        raise click.ClickException("give --redirect-uri or at least one --grant-type")
-    if "authorization_code" in chosen and not redirect_uris:
-        raise click.ClickException("authorization_code needs at least one --redirect-uri")
-    if public and ("client_credentials" in chosen or "password" in chosen):
-        raise click.ClickException("a public client cannot use client_credentials or password")
-    if "password" in chosen and not first_party:
-        raise click.ClickException("the password grant is only for --first-party clients")
+    settings = _settings(ctx)
+    spec = ClientSpec(
+        name=name,
+        is_public=public,
+        first_party=first_party,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(logout_uris),
+        grant_types=list(grant_types),
+        audiences=list(audiences),
+        scopes=list(scopes),
+        mfa_policy=mfa_policy,
+    )
+    try:
+        spec = with_api_scopes(check_spec(spec), settings.issuer, api_scopes.split())
+    except OperationError as exc:
+        raise click.ClickException(str(exc)) from exc
 
     async def work(store: Store, box: SecretBox) -> tuple[Any, str | None]:
-        return await store.clients.create(
-            name=name,
-            is_public=public,
-            first_party=first_party,
-            redirect_uris=list(redirect_uris),
-            grant_types=chosen,
-            post_logout_redirect_uris=list(logout_uris),
-            audiences=list(audiences),
-            scopes=list(scopes),
-            mfa_policy=mfa_policy,
-        )
+        return await ClientOperations(store).create(spec, "cli")
 
-    client, secret = _with_store(_settings(ctx), work)
+    client, secret = _with_store(settings, work)
     shown = client.public()
     if secret:
         shown["client_secret"] = secret

@@ -74,6 +74,8 @@ def _toggle(ctx: click.Context, factor_id: str, enabled: bool) -> None:
             await engine.set_enabled(factor_id, enabled)
         except ToggleRefused as exc:
             raise click.ClickException(str(exc)) from exc
+        action = "guardian.factor.enable" if enabled else "guardian.factor.disable"
+        await store.audit.record("cli", action, factor_id)
 
     _run_with_engine(ctx, work)
     click.echo(f"{factor_id} {'enabled' if enabled else 'disabled'}")
@@ -107,6 +109,7 @@ def mfa_policy(ctx: click.Context, policy: str | None) -> None:
     async def work(engine: MfaEngine, store: Store) -> str:
         if policy:
             await engine.set_policy(policy)
+            await store.audit.record("cli", "guardian.policy", None, {"policy": policy})
         return await engine.policy()
 
     click.echo(f"mfa policy: {_run_with_engine(ctx, work)}")
@@ -127,6 +130,7 @@ def mfa_reset(ctx: click.Context, email: str) -> None:
         # Also refill the failure bucket (the engine's key), or the user's first answer after
         # the reset (confirming a new authenticator) would still be throttled.
         await store.rate_limits.reset(f"mfa:failures:{user.id}")
+        await store.audit.record("cli", "user.mfa_reset", user.id)
 
     _run_with_engine(ctx, work)
     click.echo(f"MFA reset for {email}")
@@ -145,6 +149,7 @@ def mfa_recovery_code(ctx: click.Context, email: str) -> None:
         factor = engine.factor("recovery-code")
         if factor is None or "recovery-code" not in await engine.enabled_ids():
             raise click.ClickException("the recovery-code factor is not enabled")
+        await store.audit.record("cli", "user.recovery_code_regenerate", user.id)
         return await factor.provision(user_view(user))
 
     for code in _run_with_engine(ctx, work):

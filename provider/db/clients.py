@@ -100,6 +100,34 @@ class ClientStore:
         rows = await self._db.fetch_all(select(clients).order_by(clients.c.created_at))
         return [_client(r) for r in rows]
 
+    LIST_FIELDS = (
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "grant_types",
+        "audiences",
+        "scopes",
+    )
+    FIELDS = (*LIST_FIELDS, "name", "first_party", "mfa_policy")
+
+    async def update(self, client_id: str, **values: Any) -> ClientRecord | None:
+        """Change registration fields (`FIELDS`); lists are replaced whole."""
+        assert set(values) <= set(self.FIELDS), values
+        stored = {k: dumps(v) if k in self.LIST_FIELDS else v for k, v in values.items()}
+        if stored:
+            await self._db.execute(
+                clients.update().where(clients.c.id == client_id).values(**stored, updated_at=now())
+            )
+        self._cache.pop(client_id, None)
+        row = await self._db.fetch_one(select(clients).where(clients.c.id == client_id))
+        return _client(row) if row else None
+
+    async def delete(self, client_id: str) -> bool:
+        row = await self._db.fetch_one(
+            clients.delete().where(clients.c.id == client_id).returning(clients.c.id)
+        )
+        self._cache.pop(client_id, None)
+        return row is not None
+
     async def rotate_secret(self, client_id: str) -> str | None:
         secret = random_alphanumeric(CLIENT_SECRET_LENGTH)
         row = await self._db.fetch_one(

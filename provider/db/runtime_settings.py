@@ -30,6 +30,9 @@ class RuntimeSettingsStore:
             row["key"]: json.loads(row["value"]) for row in rows if row["key"].startswith(prefix)
         }
 
+    async def delete(self, key: str) -> None:
+        await self._db.execute(delete(runtime_settings).where(runtime_settings.c.key == key))
+
     async def set(self, key: str, value: Any) -> None:
         async with write_transaction(self._db):
             await self._db.execute(delete(runtime_settings).where(runtime_settings.c.key == key))

@@ -81,6 +81,13 @@ class SessionStore:
             .values(ended_at=now())
         )
 
+    async def end_all_for_user(self, user_id: str) -> None:
+        await self._db.execute(
+            sessions.update()
+            .where(sessions.c.user_id == user_id, sessions.c.ended_at.is_(None))
+            .values(ended_at=now())
+        )
+
     # -- login transactions ------------------------------------------------------------------
     async def begin_transaction(
         self, browser_id: str, client_id: str, params: dict[str, str], ttl: int

@@ -281,3 +281,25 @@ factor_codes = Table(
     Column("code_hash", String(64), nullable=False),
     Column("expires_at", BigInteger, nullable=False),
 )
+
+# Operator roles (the dashboard's `admin`), granted with `provider users grant-admin`.
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", String(40), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("granted_at", BigInteger, nullable=False),
+)
+
+# Every operator change (dashboard, Management API, CLI): who, what, when.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),  # "user:<id> <email>", "client:<id>", "cli"
+    Column("action", String(100), nullable=False),  # e.g. "guardian.factor.enable"
+    Column("target", String(320), nullable=True),
+    Column("details", Text, nullable=True),  # JSON, never secrets
+    Index("ix_audit_events_at", "at"),
+)

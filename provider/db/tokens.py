@@ -122,6 +122,20 @@ class TokenStore:
         row = await self._db.fetch_one(select(token_grants).where(token_grants.c.id == grant_id))
         return _grant(row) if row else None
 
+    async def revoke_client_grants(self, client_id: str, reason: str) -> None:
+        await self._db.execute(
+            token_grants.update()
+            .where(token_grants.c.client_id == client_id, token_grants.c.revoked_at.is_(None))
+            .values(revoked_at=now(), revoked_reason=reason)
+        )
+
+    async def revoke_user_grants(self, user_id: str, reason: str) -> None:
+        await self._db.execute(
+            token_grants.update()
+            .where(token_grants.c.user_id == user_id, token_grants.c.revoked_at.is_(None))
+            .values(revoked_at=now(), revoked_reason=reason)
+        )
+
     async def revoke_grant(self, grant_id: str, reason: str) -> None:
         await self._db.execute(
             token_grants.update()

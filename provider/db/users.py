@@ -5,13 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from databases import Database
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from provider.clock import now
+from provider.db.database import write_transaction
 from provider.db.errors import DUPLICATE_KEY
 from provider.db.records import User
-from provider.db.tables import users
+from provider.db.tables import (
+    authenticators,
+    consents,
+    mfa_transactions,
+    mfa_user_state,
+    sessions,
+    token_grants,
+    user_roles,
+    users,
+)
 from provider.security.secrets import new_id
+
+# Tables whose rows belong to one user and go with them.
+USER_TABLES = [sessions, consents, authenticators, mfa_transactions, mfa_user_state, user_roles]
 
 
 class EmailTaken(ValueError):
@@ -111,5 +124,53 @@ class UserStore:
         )
         return [_user(r) for r in rows]
 
-    async def count(self) -> int:
-        return int(await self._db.fetch_val(select(func.count()).select_from(users)) or 0)
+    async def count(self, query: str | None = None) -> int:
+        statement = select(func.count()).select_from(users)
+        if query:
+            statement = statement.where(_matches(query))
+        return int(await self._db.fetch_val(statement) or 0)
+
+    async def search(self, query: str | None, limit: int, offset: int) -> list[User]:
+        """Users whose email, name or id contains `query` (case-insensitive), oldest first."""
+        statement = select(users).order_by(users.c.created_at, users.c.id)
+        if query:
+            statement = statement.where(_matches(query))
+        rows = await self._db.fetch_all(statement.limit(limit).offset(offset))
+        return [_user(r) for r in rows]
+
+    async def update(self, user_id: str, **values: Any) -> User | None:
+        """Set `name`, `blocked`, `email_verified` or `password_hash` (email: `change_email`)."""
+        allowed = {"name", "blocked", "email_verified", "password_hash"}
+        assert set(values) <= allowed, values
+        if values:
+            await self._db.execute(
+                users.update().where(users.c.id == user_id).values(**values, updated_at=now())
+            )
+        return await self.get(user_id)
+
+    async def delete(self, user_id: str) -> bool:
+        """Delete the user and everything keyed to them, and revoke their token families.
+        Rows are deleted explicitly: SQLite does not enforce ON DELETE CASCADE by default."""
+        async with write_transaction(self._db):
+            await self._db.execute(
+                token_grants.update()
+                .where(token_grants.c.user_id == user_id, token_grants.c.revoked_at.is_(None))
+                .values(revoked_at=now(), revoked_reason="user_deleted")
+            )
+            for table in USER_TABLES:
+                await self._db.execute(table.delete().where(table.c.user_id == user_id))
+            row = await self._db.fetch_one(
+                users.delete().where(users.c.id == user_id).returning(users.c.id)
+            )
+        return row is not None
+
+
+def _matches(query: str) -> Any:
+    """A substring match; LIKE wildcards in the query are taken literally."""
+    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(
+        func.lower(users.c.email).like(pattern, escape="\\"),
+        func.lower(func.coalesce(users.c.name, "")).like(pattern, escape="\\"),
+        users.c.id == query,
+    )

@@ -39,8 +39,22 @@ class RenderedMail:
     from_address: str | None  # an override of the configured sender
 
 
-def _default(name: str, suffix: str) -> str:
+def default_source(name: str, suffix: str) -> str:
+    """A built-in template's source (`suffix` txt or html)."""
     return (EMAIL_DIR / f"{name}.{suffix}").read_text()
+
+
+def render_sources(
+    subject_source: str, text_source: str, html_source: str, context: dict[str, Any]
+) -> RenderedMail:
+    try:
+        subject = _text.from_string(subject_source).render(context).strip()
+        text_body = _text.from_string(text_source).render(context)
+        html_body = _html.from_string(html_source).render(context)
+        check_header(subject)
+    except (TemplateError, BadHeader) as exc:
+        raise TemplateRejected(str(exc)) from exc
+    return RenderedMail(subject, text_body, html_body, None)
 
 
 async def render(store: Store, name: str, context: dict[str, Any]) -> RenderedMail:
@@ -52,13 +66,12 @@ async def render(store: Store, name: str, context: dict[str, Any]) -> RenderedMa
         )
     )
     subject_source = (row and row["subject"]) or DEFAULT_SUBJECTS[name]
-    text_source = (row and row["text_body"]) or _default(name, "txt")
-    html_source = (row and row["html_body"]) or _default(name, "html")
+    text_source = (row and row["text_body"]) or default_source(name, "txt")
+    html_source = (row and row["html_body"]) or default_source(name, "html")
     try:
-        subject = _text.from_string(subject_source).render(context).strip()
-        text_body = _text.from_string(text_source).render(context)
-        html_body = _html.from_string(html_source).render(context)
-        check_header(subject)
-    except (TemplateError, BadHeader) as exc:
+        mail = render_sources(subject_source, text_source, html_source, context)
+    except TemplateRejected as exc:
         raise TemplateRejected(f"template {name}: {exc}") from exc
-    return RenderedMail(subject, text_body, html_body, row["from_address"] if row else None)
+    return RenderedMail(
+        mail.subject, mail.text_body, mail.html_body, row["from_address"] if row else None
+    )

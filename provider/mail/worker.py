@@ -10,6 +10,7 @@ import logging
 from provider.db.errors import UNAVAILABLE
 from provider.db.outbox import OutboxMessage
 from provider.db.store import Store
+from provider.mail.provider_config import EmailProviderConfig
 from provider.mail.sender import PermanentFailure, TransientFailure, send_smtp
 from provider.settings import Settings
 
@@ -32,6 +33,7 @@ class DeliveryWorker:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
         self._settings = settings
+        self._providers = EmailProviderConfig(store, store.box, settings)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -84,7 +86,7 @@ class DeliveryWorker:
                 return 0
             await outbox.mark_sent(message.id)
             return 1
-        smtp = self._settings.smtp
+        smtp = await self._providers.current_smtp()
         if smtp is None:
             await outbox.mark_retry(message.id, "no SMTP server is configured", 60)
             return 0

@@ -16,7 +16,15 @@ from provider.db.factor_codes import FactorCodeStorage
 from provider.db.records import ClientRecord, User
 from provider.db.store import Store
 from provider.mail.mailer import Mailer
-from provider.mfa.api import Authenticator, Challenge, Enrollment, EnrollmentError, Factor, UserView
+from provider.mfa.api import (
+    Authenticator,
+    Challenge,
+    Enrollment,
+    EnrollmentError,
+    Factor,
+    FactorConfigError,
+    UserView,
+)
 from provider.mfa.context import NamespacedLimiter, PluginContext, PluginMail
 from provider.mfa.registry import FactorRegistry
 from provider.security.secrets import SecretBox
@@ -26,6 +34,7 @@ MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 POLICIES = ("never", "always")
 POLICY_KEY = "mfa.policy"
 ENABLED_KEY = "mfa.factor.{}.enabled"
+SETTINGS_KEY = "mfa.factor.{}.settings"  # operators' overrides of [mfa.factors.<id>] settings
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class MfaEngine:
         self.store = store
         self.limits = limits or MfaLimits()
         self._factors: dict[str, Factor] = {}
+        self._overrides: dict[str, dict[str, Any]] = {}
         mail = PluginMail(mailer or Mailer(store, settings, None), store.outbox)
         for info in registry:
             context = PluginContext(
@@ -123,11 +133,48 @@ class MfaEngine:
     # -- operator switches -------------------------------------------------------------------
     async def enabled_ids(self) -> list[str]:
         toggles = await self.store.runtime.all("mfa.factor.")
+        self._apply_settings(toggles)
         return [
             info.id
             for info in self.registry
             if toggles.get(ENABLED_KEY.format(info.id), info.enabled_by_config)
         ]
+
+    def _apply_settings(self, toggles: dict[str, Any]) -> None:
+        """Give each factor its configured settings with the operators' overrides on top (read
+        with the toggles on every decision, so every replica follows a change)."""
+        for info in self.registry:
+            override = toggles.get(SETTINGS_KEY.format(info.id)) or {}
+            if self._overrides.get(info.id) == override:
+                continue
+            try:
+                merged = info.factor_class.validate_settings({**info.settings, **override})
+            except FactorConfigError:
+                merged = info.settings  # checked when saved; never let a bad row stop sign-ins
+            self._factors[info.id].context.settings = merged
+            self._overrides[info.id] = override
+
+    async def factor_settings(self, factor_id: str) -> dict[str, Any]:
+        await self.enabled_ids()
+        return dict(self._factors[factor_id].context.settings)
+
+    async def set_factor_settings(self, factor_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Override some of a factor's settings at run time; validated by the factor itself."""
+        info = next((i for i in self.registry if i.id == factor_id), None)
+        if info is None:
+            raise ToggleRefused(f"no installed factor has the id {factor_id!r}")
+        if "enabled" in values:
+            raise ToggleRefused("use the factor's toggle to enable or disable it")
+        override = {
+            **(await self.store.runtime.get(SETTINGS_KEY.format(factor_id)) or {}),
+            **values,
+        }
+        try:
+            merged = info.factor_class.validate_settings({**info.settings, **override})
+        except FactorConfigError as exc:
+            raise ToggleRefused(f"{factor_id}: {exc}") from exc
+        await self.store.runtime.set(SETTINGS_KEY.format(factor_id), override)
+        return dict(merged)
 
     async def set_enabled(self, factor_id: str, enabled: bool) -> None:
         """Toggle a factor, keeping the rule: a dependent factor is on only while an
