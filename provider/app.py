@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from provider import demo
+from provider.admin import admin_routes
 from provider.bootstrap import ensure_demo
 from provider.context import AppContext
 from provider.db.database import close_database, open_database
@@ -119,6 +120,7 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/mfa/continue", mfa_pages.continue_login, methods=["POST"]),
         Mount("/static", StaticFiles(directory=TEMPLATES_DIR / "static"), name="static"),
         *management_routes(),
+        *admin_routes(),
     ]
     if not settings.smtp and settings.is_loopback:
         # Messages hold codes: the test mailbox is only served on a loopback issuer.

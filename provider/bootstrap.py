@@ -37,3 +37,29 @@ async def ensure_demo(store: Store, settings: Settings) -> bool:
         grant_types=["authorization_code", "refresh_token"],
     )
     return True
+
+
+ADMIN_CLIENT_ID = "admin-dashboard"
+
+
+def admin_redirect_uri(settings: Settings) -> str:
+    return settings.url("admin/callback")
+
+
+async def ensure_admin_client(store: Store, settings: Settings) -> None:
+    """The dashboard signs in through provider itself as a first-party public client (PKCE);
+    created once, and its redirect URI follows the issuer if that changes."""
+    redirect = admin_redirect_uri(settings)
+    client = await store.clients.get(ADMIN_CLIENT_ID)
+    if client is None:
+        await store.clients.create(
+            client_id=ADMIN_CLIENT_ID,
+            name="Admin dashboard",
+            is_public=True,
+            first_party=True,
+            redirect_uris=[redirect],
+            post_logout_redirect_uris=[settings.url("admin/login")],
+            grant_types=["authorization_code"],
+        )
+    elif client.redirect_uris != [redirect]:
+        await store.clients.update(ADMIN_CLIENT_ID, redirect_uris=[redirect])

@@ -14,7 +14,7 @@ import asyncpg
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from provider.bootstrap import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo
+from provider.bootstrap import DEMO_EMAIL, DEMO_PASSWORD, ensure_admin_client, ensure_demo
 from provider.db.database import close_database, open_database, write_transaction
 from provider.db.migrate import upgrade
 from provider.db.store import Store
@@ -90,6 +90,7 @@ def prepare(settings: Settings) -> bool:
             alg=settings.signing_alg,
             max_token_ttl=max(settings.access_token_ttl, settings.id_token_ttl),
         )
+        await ensure_admin_client(store, settings)
         return settings.demo and await ensure_demo(store, settings)
 
     return _with_store(settings, work)

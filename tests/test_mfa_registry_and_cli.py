@@ -417,7 +417,7 @@ def test_mfa_reset_leads_to_enrollment_again(server: ProviderServer, client_id: 
         if attempt == 5:
             tx = hidden_fields(page.text)["t"]
             methods = started.browser.get(f"/mfa/methods?t={tx}")
-            otp_id = re.search(r'name="authenticator_id" value="(otp\|[^"]*)"', methods.text)
+            otp_id = re.search(r'name="authenticator_id" value="(totp\|[^"]*)"', methods.text)
             page = submit(started.browser, methods, "/mfa/select", authenticator_id=otp_id.group(1))
         page = submit(started.browser, page, "/mfa/verify", code="000000")
         assert page.status_code == 401

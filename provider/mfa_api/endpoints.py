@@ -10,11 +10,11 @@ from authlib.oauth2.base import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from provider.context import ctx
+from provider.context import AppContext, ctx
 from provider.mfa.api import Authenticator, EnrollmentError
 from provider.mfa.context import current_client_address
 from provider.mfa.engine import can_stand_alone
-from provider.mfa_api.bearer import caller
+from provider.mfa_api.bearer import Caller, caller
 from provider.mfa_api.clients import authenticate_client
 from provider.mfa_api.errors import NO_STORE, ApiError, error
 from provider.mfa_api.mfa_token import resolve_mfa_token
@@ -123,14 +123,14 @@ async def associate(request: Request) -> Response:
     return _json(answer)
 
 
-async def _refuse_if_enrolled(app: Any, who: Any) -> None:
+async def _refuse_if_enrolled(app: AppContext, who: Caller) -> None:
     # An mfa_token proves only the password: it may enroll the first authenticator, never
     # another one (that takes an access token from a completed MFA).
     if who.tx is not None and await app.mfa.has_independent(who.user):
         raise error("already_enrolled")
 
 
-async def _associate_otp(app: Any, who: Any) -> dict[str, Any]:
+async def _associate_otp(app: AppContext, who: Caller) -> dict[str, Any]:
     await _refuse_if_enrolled(app, who)
     factor = next((f for f in await app.mfa.enrollable() if f.authenticator_type == "otp"), None)
     if factor is None:
@@ -150,7 +150,7 @@ async def _associate_otp(app: Any, who: Any) -> dict[str, Any]:
     return answer
 
 
-async def _associate_email(app: Any, who: Any, address: str) -> dict[str, Any]:
+async def _associate_email(app: AppContext, who: Caller, address: str) -> dict[str, Any]:
     await _refuse_if_enrolled(app, who)
     factor = app.mfa.factor("email")
     if factor is None or "email" not in await app.mfa.enabled_ids():

@@ -38,12 +38,17 @@ async def authorize_call(app: AppContext, request: Request, scope: str) -> ApiCa
         raise ApiProblem(
             401, "Bad audience: the token is not for the Management API", "invalid_audience"
         )
+    client_id = str(claims.get("client_id", ""))
+    if claims.get("gty") != "client-credentials" or claims.get("sub") != f"{client_id}@clients":
+        # A user's token (password or code grant) never acts as its client here.
+        message = "Invalid token: the Management API takes client_credentials tokens"
+        raise ApiProblem(401, message, "invalid_token")
     if await app.store.tokens.is_revoked(str(claims.get("jti")), claims.get("gid")):
         raise ApiProblem(401, "Invalid token", "invalid_token")
+    client = await app.store.clients.get(client_id)
+    if client is None:
+        raise ApiProblem(401, "Invalid token: the client no longer exists", "invalid_token")
     granted = frozenset(str(claims.get("scope", "")).split())
     if scope not in granted:
         raise ApiProblem(403, f"Insufficient scope, expected: {scope}", "insufficient_scope")
-    client = await app.store.clients.get(str(claims.get("client_id", "")))
-    if client is None:
-        raise ApiProblem(401, "Invalid token: the client no longer exists", "invalid_token")
     return ApiCaller(client.id, granted)
