@@ -1,10 +1,10 @@
 """What can go wrong with an upstream sign-in, as data the pages turn into a clear page.
 
-    FederationError           a sign-in through an upstream cannot go on
-    ├── UpstreamUnavailable   the upstream did not answer, or not in a usable way (502)
-    ├── UpstreamRefused       the upstream answered with an error (or the user cancelled)
-    ├── BadIdToken            the ID token failed validation (issuer, audience, signature …)
-    └── SignInRefused         provider's own rules refuse the account (linking, blocked …)
+FederationError           a sign-in through an upstream cannot go on
+├── UpstreamUnavailable   the upstream did not answer, or not in a usable way (502)
+├── UpstreamRefused       the upstream answered with an error (or the user cancelled)
+├── BadIdToken            the ID token failed validation (issuer, audience, signature …)
+└── SignInRefused         provider's own rules refuse the account (linking, blocked …)
 """
 
 from __future__ import annotations

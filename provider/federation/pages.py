@@ -154,8 +154,7 @@ async def callback(request: Request) -> Response:
             request,
             browser,
             "This sign-in has expired",
-            "It was already used, took too long, or was started in another browser. "
-            "Sign in again.",
+            "It was already used, took too long, or was started in another browser. Sign in again.",
             None,
         )
     tx_id = round_trip.login_tx_id

@@ -49,9 +49,7 @@ def upgrade() -> None:
         sa.Column("linked_at", sa.BigInteger(), nullable=False),
         sa.Column("last_login_at", sa.BigInteger(), nullable=False),
     )
-    op.create_index(
-        "ux_user_identities_sub", "user_identities", ["issuer", "subject"], unique=True
-    )
+    op.create_index("ux_user_identities_sub", "user_identities", ["issuer", "subject"], unique=True)
     op.create_index("ix_user_identities_user", "user_identities", ["user_id"])
     op.create_table(
         "federation_states",
