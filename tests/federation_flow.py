@@ -107,9 +107,7 @@ def at_upstream(sites: TwoSites, authorize_url: str, email: str) -> httpx.Respon
     return sites.up.follow_local(sites.up.login(page, email, PASSWORD))
 
 
-def upstream_round_trip(
-    sites: TwoSites, page: httpx.Response, connection: str, email: str
-) -> str:
+def upstream_round_trip(sites: TwoSites, page: httpx.Response, connection: str, email: str) -> str:
     """From the downstream's sign-in page through the upstream: the callback URL."""
     started = continue_with(sites, page, connection)
     assert started.status_code == 303, started.text[:300]

@@ -121,3 +121,144 @@ def test_verified_upstream_email_completes_email_mfa_without_enrollment(
     [identity] = local["identities"]
     assert identity["issuer"] == upstream.issuer and identity["subject"] == upstream_sub
     assert identity["linked_how"] == "created" and identity["email_verified"] is True
+
+
+def test_login_page_offers_one_button_per_connection(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str
+) -> None:
+    from tests.federation_flow import login_page
+
+    sites = open_sites(downstream, upstream)
+    try:
+        page = login_page(sites, rp)
+    finally:
+        sites.close()
+    assert "Continue with Googlish" in page.text and "Continue with Untrusted" in page.text
+    assert page.text.count('action="/login/connection"') == 3
+
+
+def test_unverified_upstream_email_is_not_offered(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str, smtp: SmtpCapture
+) -> None:
+    """email_verified=false upstream: no email MFA; the user is led to enroll another factor."""
+    upstream_user(upstream, "uma@example.com", verified=False)
+    sites = open_sites(downstream, upstream)
+    try:
+        page = federated_sign_in(sites, rp, "google", "uma@example.com")
+    finally:
+        sites.close()
+    assert "Secure your account" in page.text and "We sent" not in page.text
+    assert not _codes_for(smtp, "uma@example.com")
+    local = _show(downstream, "uma@example.com")
+    assert local["email_verified"] is False
+    assert local["identities"][0]["email_verified"] is False
+
+
+def test_untrusted_connection_ignores_email_verified(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str
+) -> None:
+    upstream_user(upstream, "tom@example.com", verified=True)
+    sites = open_sites(downstream, upstream)
+    try:
+        page = federated_sign_in(sites, rp, "untrusted", "tom@example.com")
+    finally:
+        sites.close()
+    assert "Secure your account" in page.text
+    local = _show(downstream, "tom@example.com")
+    assert local["email_verified"] is False  # not trusted: not verified locally
+    assert local["identities"][0]["email_verified"] is True  # as the upstream sent it
+
+
+def _sign_in_page(downstream: ProviderServer, upstream: ProviderServer, rp: str, **kw: str):  # type: ignore[no-untyped-def]
+    sites = open_sites(downstream, upstream)
+    try:
+        return federated_sign_in(sites, rp, kw.get("connection", "google"), kw["email"])
+    finally:
+        sites.close()
+
+
+def test_relogin_updates_email_verified(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str
+) -> None:
+    email = "rita@example.com"
+    upstream_user(upstream, email, verified=False)
+    first = _sign_in_page(downstream, upstream, rp, email=email)
+    assert "Secure your account" in first.text
+    assert _show(downstream, email)["email_verified"] is False
+
+    upstream.cli("users", "verify-email", "--email", email, "--set")
+    second = _sign_in_page(downstream, upstream, rp, email=email)
+    assert "We sent a 6-digit code" in second.text  # now verified: email MFA, no enrollment
+    assert _show(downstream, email)["email_verified"] is True
+
+    upstream.cli("users", "verify-email", "--email", email, "--unset")
+    third = _sign_in_page(downstream, upstream, rp, email=email)
+    assert "Secure your account" in third.text
+    shown = _show(downstream, email)
+    assert shown["email_verified"] is False and len(shown["identities"]) == 1
+
+
+def test_linking_needs_verified_emails_and_the_operator(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str
+) -> None:
+    email = "lou@example.com"
+    downstream.cli_json(
+        "users", "create", "--email", email, "--password", PASSWORD, "--email-verified"
+    )
+    upstream_user(upstream, email, verified=False)
+    # Unverified upstream email: refused even where linking is allowed.
+    refused = _sign_in_page(downstream, upstream, rp, email=email, connection="linking")
+    assert refused.status_code == 403 and "already exists" in refused.text
+    assert 'href="/login?tx=' in refused.text  # a way back
+    assert _show(downstream, email)["identities"] == []
+
+    upstream.cli("users", "verify-email", "--email", email, "--set")
+    # Verified, but this connection does not allow linking.
+    refused = _sign_in_page(downstream, upstream, rp, email=email, connection="google")
+    assert refused.status_code == 403 and _show(downstream, email)["identities"] == []
+
+    linked = _sign_in_page(downstream, upstream, rp, email=email, connection="linking")
+    assert "We sent a 6-digit code" in linked.text
+    shown = _show(downstream, email)
+    [identity] = shown["identities"]
+    assert identity["linked_how"] == "verified_email" and identity["linked_at"] > 0
+    assert identity["subject"] == _show(upstream, email)["user_id"]
+    # Keyed by (issuer, sub): the other connection to the same issuer now signs in as well.
+    again = _sign_in_page(downstream, upstream, rp, email=email, connection="google")
+    assert "We sent a 6-digit code" in again.text
+
+
+def test_no_link_to_an_unverified_local_email(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str
+) -> None:
+    email = "nell@example.com"
+    downstream.cli_json("users", "create", "--email", email, "--password", PASSWORD)
+    upstream_user(upstream, email, verified=True)
+    refused = _sign_in_page(downstream, upstream, rp, email=email, connection="linking")
+    assert refused.status_code == 403 and _show(downstream, email)["identities"] == []
+
+
+def test_upstream_email_change(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str
+) -> None:
+    """A new upstream email is copied over; one that belongs to another local account is
+    not: the user keeps the old address, now unverified."""
+    upstream_user(upstream, "cara@example.com", verified=True)
+    _sign_in_page(downstream, upstream, rp, email="cara@example.com")
+    user_id = _show(downstream, "cara@example.com")["user_id"]
+
+    upstream.cli("users", "set-email", "--email", "cara@example.com", "--new", "cara2@example.com")
+    upstream.cli("users", "verify-email", "--email", "cara2@example.com", "--set")
+    _sign_in_page(downstream, upstream, rp, email="cara2@example.com")
+    moved = _show(downstream, user_id)
+    assert moved["email"] == "cara2@example.com" and moved["email_verified"] is True
+
+    downstream.cli_json("users", "create", "--email", "dora@example.com", "--password", PASSWORD)
+    upstream.cli("users", "set-email", "--email", "cara2@example.com", "--new", "dora@example.com")
+    upstream.cli("users", "verify-email", "--email", "dora@example.com", "--set")
+    page = _sign_in_page(downstream, upstream, rp, email="dora@example.com")
+    assert "Secure your account" in page.text  # no verified email to send codes to
+    kept = _show(downstream, user_id)
+    assert kept["email"] == "cara2@example.com" and kept["email_verified"] is False
+    assert kept["identities"][0]["email"] == "dora@example.com"
+    assert _show(downstream, "dora@example.com")["identities"] == []
