@@ -208,3 +208,16 @@ def test_button_needs_csrf_and_a_known_connection(
         _assert_failure_page(junk, 400, "This sign-in has expired")
     finally:
         sites.close()
+
+
+def test_sign_in_from_the_login_page_alone_lands_on_the_account(
+    downstream: ProviderServer, upstream: ProviderServer
+) -> None:
+    sites = open_sites(downstream, upstream)
+    try:
+        page = sites.down.get("/login")
+        callback = upstream_round_trip(sites, page, "up", EMAIL)
+        account = sites.down.follow_local(sites.down.get(_local_path(callback)))
+        assert account.status_code == 200 and EMAIL in account.text
+    finally:
+        sites.close()

@@ -169,20 +169,20 @@ async def callback(request: Request) -> Response:
         log.warning("connection %s: %s %s", connection.name, type(exc).__name__, exc.detail)
         return failure_page(request, browser, exc.title, exc.message, tx_id, exc.status_code)
 
+    tx = await app.store.sessions.get_transaction(tx_id, browser.id) if tx_id else None
+    if tx_id and tx is None:  # the application's request expired while the user was away
+        return failure_page(
+            request,
+            browser,
+            "This sign-in has expired",
+            "Return to the application and sign in again.",
+            None,
+        )
     session = await app.store.sessions.create_session(
         user_id, amr=FEDERATED_AMR, acr=None, ttl=app.settings.session_ttl
     )
     target = "/account"
-    if tx_id is not None:
-        tx = await app.store.sessions.get_transaction(tx_id, browser.id)
-        if tx is None:
-            return failure_page(
-                request,
-                browser,
-                "This sign-in has expired",
-                "Return to the application and sign in again.",
-                None,
-            )
+    if tx is not None:
         await app.store.sessions.mark_authenticated(tx.id)
         target = "/authorize/resume?" + urlencode({"tx": tx.id})
     response = RedirectResponse(target, status_code=303)
