@@ -262,3 +262,37 @@ def test_upstream_email_change(
     assert kept["email"] == "cara2@example.com" and kept["email_verified"] is False
     assert kept["identities"][0]["email"] == "dora@example.com"
     assert _show(downstream, "dora@example.com")["identities"] == []
+
+
+def test_upstream_mfa_does_not_satisfy_provider_mfa(
+    downstream: ProviderServer, upstream: ProviderServer, rp: str, smtp: SmtpCapture
+) -> None:
+    """The upstream did its own MFA (its ID token says amr mfa/otp): provider still runs its
+    policy, and its tokens record "fed" and provider's own factor, not the upstream's."""
+    from tests.federation_flow import at_upstream, continue_with, login_page
+    from tests.mfa_flow import SECRET, current_totp
+
+    client = upstream_client(upstream, downstream, "--first-party", "--mfa-policy", "always")
+    add_connection(downstream, upstream, client, "strict", "--trust-email-verified")
+    email = "mia@example.com"
+    upstream_user(upstream, email, verified=True)
+    sites = open_sites(downstream, upstream)
+    try:
+        started = continue_with(sites, login_page(sites, rp), "strict")
+        page = at_upstream(sites, started.headers["location"], email)
+        assert "Secure your account" in page.text  # the upstream's own MFA enrollment
+        page = submit(sites.up, page, "/mfa/enroll", factor="otp")
+        secret = SECRET.search(page.text).group(1)
+        page = submit(sites.up, page, "/mfa/enroll/confirm", code=current_totp(secret))
+        answer = submit(sites.up, page, "/mfa/continue")
+        assert answer.status_code == 302, answer.text[:300]
+        page = sites.down.follow_local(sites.down.get(answer.headers["location"]))
+        assert "We sent a 6-digit code" in page.text  # provider's own MFA still asked
+        final = submit(sites.down, page, "/mfa/verify", code=_wait_code(smtp, email, 1))
+        tokens = exchange_code(
+            downstream.base_url, final.headers["location"], rp, RP_REDIRECT, sites.verifier
+        )
+    finally:
+        sites.close()
+    _, claims = decode_verified(tokens["id_token"], downstream.base_url)
+    assert set(claims["amr"]) == {"fed", "mfa", "email"}
