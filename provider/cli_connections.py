@@ -72,8 +72,12 @@ def connections_create(
         raise click.ClickException("give --issuer (or --preset)")
     if problem := issuer_problem(issuer):
         raise click.ClickException(f"--issuer: {problem}")
+    if len(issuer) > 500:
+        raise click.ClickException("--issuer: at most 500 characters")
     if not client_id.strip() or not client_secret:
         raise click.ClickException("--client-id and --client-secret must not be empty")
+    if len(client_id) > 500 or len(client_secret) > 2000:
+        raise click.ClickException("--client-id or --client-secret is too long")
     wanted = list(scopes or (chosen.scopes if chosen else DEFAULT_SCOPES))
     if any(not s or " " in s for s in wanted):
         raise click.ClickException("--scope: one scope per option, without spaces")
