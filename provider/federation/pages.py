@@ -12,6 +12,7 @@ import logging
 import re
 from urllib.parse import urlencode
 
+from cryptography.exceptions import InvalidTag
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -43,6 +44,7 @@ ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 # The whole amr of an upstream sign-in. Upstream amr/acr values are not copied: nothing an
 # upstream claims (its own "mfa") can satisfy provider's MFA policy, which sees acr=None.
 FEDERATED_AMR = ["fed"]
+VERIFIER_CONTEXT = "federation-verifier"
 
 
 def callback_url(app: AppContext) -> str:
@@ -78,12 +80,26 @@ def failure_page(
     )
 
 
+def _unseal(app: AppContext, sealed: str, context: str | None, connection: Connection) -> str:
+    """A sealed secret, or a FederationError when it no longer opens (the server secret was
+    changed since it was sealed): a misconfiguration page, not a 500."""
+    try:
+        if context is None:
+            return app.store.connections.client_secret(connection)
+        return app.box.unseal(sealed, context).decode()
+    except (InvalidTag, ValueError) as exc:
+        raise FederationError(
+            "This sign-in option is not available right now. Sign in another way.",
+            detail="cannot unseal a secret (was the server secret changed?)",
+        ) from exc
+
+
 def _client(app: AppContext, connection: Connection) -> UpstreamClient:
     return UpstreamClient(
         name=connection.display_name,
         issuer=connection.issuer,
         client_id=connection.client_id,
-        client_secret=app.store.connections.client_secret(connection),
+        client_secret=_unseal(app, connection.client_secret_sealed, None, connection),
         scopes=tuple(connection.scopes),
         redirect_uri=callback_url(app),
     )
@@ -126,12 +142,15 @@ async def start(request: Request) -> Response:
         connection_id=connection.id,
         login_tx_id=tx_id,
         nonce=nonce,
-        code_verifier_sealed=app.box.seal(verifier.encode(), "federation-verifier"),
+        code_verifier_sealed=app.box.seal(verifier.encode(), VERIFIER_CONTEXT),
         ttl=ROUND_TRIP_TTL,
     )
-    target = authorization_url(
-        _client(app, connection), metadata, state=state, nonce=nonce, verifier=verifier
-    )
+    try:
+        client = _client(app, connection)
+    except FederationError as exc:
+        log.warning("connection %s: %s", connection.name, exc.detail)
+        return failure_page(request, browser, exc.title, exc.message, tx_id, exc.status_code)
+    target = authorization_url(client, metadata, state=state, nonce=nonce, verifier=verifier)
     response = RedirectResponse(target, status_code=303)
     remember_browser(response, app, browser)
     return response
@@ -221,7 +240,7 @@ async def _finish(
         )
     client = _client(app, connection)
     metadata = await discover(connection.issuer, name)
-    verifier = app.box.unseal(round_trip.code_verifier_sealed, "federation-verifier").decode()
+    verifier = _unseal(app, round_trip.code_verifier_sealed, VERIFIER_CONTEXT, connection)
     token = await exchange_code(client, metadata, code=code, verifier=verifier)
     claims = validate_id_token(
         token["id_token"],
