@@ -26,6 +26,7 @@ from provider.db.database import close_database, open_database
 from provider.db.errors import UNAVAILABLE
 from provider.db.migrate import upgrade_async
 from provider.db.store import Store
+from provider.federation import pages as federation
 from provider.login import logout, mfa_pages, pages, verify_email
 from provider.mail import dev_mailbox
 from provider.mail.mailer import Mailer
@@ -94,6 +95,8 @@ def _routes(settings: Settings) -> list[Route | Mount]:
         Route("/v2/logout", logout.logout, methods=["GET", "POST"]),
         Route("/login", pages.login_form, methods=["GET"]),
         Route("/login", pages.login_submit, methods=["POST"]),
+        Route("/login/connection", federation.start, methods=["POST"]),
+        Route("/login/callback", federation.callback, methods=["GET"]),
         Route("/consent", pages.consent_form, methods=["GET"]),
         Route("/consent", pages.consent_submit, methods=["POST"]),
         Route("/account", pages.account),

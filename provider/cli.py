@@ -399,7 +399,15 @@ def _register_mfa_commands() -> None:
     main.add_command(mail)
 
 
+def _register_connection_commands() -> None:
+    from provider.cli_connections import connections, users_show
+
+    main.add_command(connections)
+    users.add_command(users_show)
+
+
 _register_mfa_commands()
+_register_connection_commands()
 
 
 def run() -> None:

@@ -7,6 +7,9 @@ from databases import Database
 from provider.db.audit import AuditStore
 from provider.db.authenticators import AuthenticatorStore
 from provider.db.clients import ClientStore
+from provider.db.connections import ConnectionStore
+from provider.db.federation_states import FederationStateStore
+from provider.db.identities import IdentityStore
 from provider.db.keys import KeyStore
 from provider.db.mfa import MfaStore
 from provider.db.outbox import OutboxStore
@@ -37,3 +40,6 @@ class Store:
         self.used_links = UsedLinkStore(database)
         self.roles = RoleStore(database)
         self.audit = AuditStore(database)
+        self.connections = ConnectionStore(database, box)
+        self.identities = IdentityStore(database)
+        self.federation_states = FederationStateStore(database)

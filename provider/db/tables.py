@@ -303,3 +303,55 @@ audit_events = Table(
     Column("details", Text, nullable=True),  # JSON, never secrets
     Index("ix_audit_events_at", "at"),
 )
+
+# Upstream OpenID providers users may sign in with ("connections", as at Auth0).
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),  # slug shown in URLs and the CLI
+    Column("display_name", String(200), nullable=False),
+    Column("issuer", String(500), nullable=False),
+    Column("client_id", String(500), nullable=False),
+    Column("client_secret_sealed", Text, nullable=False),  # encrypted with the server secret
+    Column("scopes", Text, nullable=False),  # JSON list
+    Column("trust_email_verified", Boolean, nullable=False),
+    Column("allow_linking", Boolean, nullable=False),  # to local accounts by verified email
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# A user's upstream identities, keyed by (issuer, subject) — never by email.
+user_identities = Table(
+    "user_identities",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("issuer", String(500), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("connection_id", String(40), nullable=True),  # the connection last used
+    Column("email", String(320), nullable=True),  # as the upstream last sent it
+    Column("email_verified", Boolean, nullable=False),  # as the upstream last sent it
+    Column("linked_how", String(32), nullable=False),  # created | verified_email
+    Column("linked_at", BigInteger, nullable=False),
+    Column("last_login_at", BigInteger, nullable=False),
+    Index("ux_user_identities_sub", "issuer", "subject", unique=True),
+    Index("ix_user_identities_user", "user_id"),
+)
+
+# One round trip to an upstream: what the callback needs, found by a keyed hash of `state`,
+# bound to the browser that began it, single use.
+federation_states = Table(
+    "federation_states",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("browser_id", String(64), nullable=False),
+    Column("connection_id", String(40), nullable=False),
+    Column("login_tx_id", String(64), nullable=True),
+    Column("nonce", String(128), nullable=False),
+    Column("code_verifier_sealed", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+)

@@ -18,13 +18,22 @@ from provider.db.tables import (
     mfa_user_state,
     sessions,
     token_grants,
+    user_identities,
     user_roles,
     users,
 )
 from provider.security.secrets import new_id
 
 # Tables whose rows belong to one user and go with them.
-USER_TABLES = [sessions, consents, authenticators, mfa_transactions, mfa_user_state, user_roles]
+USER_TABLES = [
+    sessions,
+    consents,
+    authenticators,
+    mfa_transactions,
+    mfa_user_state,
+    user_roles,
+    user_identities,
+]
 
 
 class EmailTaken(ValueError):

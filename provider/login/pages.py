@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from provider.context import AppContext, ctx
 from provider.db.records import LoginTransaction
+from provider.federation.pages import connection_buttons
 from provider.login.browser import (
     Browser,
     csrf_token,
@@ -51,7 +52,7 @@ async def _transaction(
     return await app.store.sessions.get_transaction(tx_id, browser.id)
 
 
-def _login_page(
+async def _login_page(
     request: Request,
     browser: Browser,
     tx: LoginTransaction | None,
@@ -69,6 +70,7 @@ def _login_page(
             "csrf": csrf_token(app, browser, "login"),
             "error": error,
             "email": email,
+            "connections": await connection_buttons(app),
         },
         status_code=status_code,
     )
@@ -81,7 +83,7 @@ async def login_form(request: Request) -> Response:
     tx = await _transaction(app, browser, tx_id)
     if tx_id and tx is None:
         return _expired(request, browser)
-    return _login_page(request, browser, tx)
+    return await _login_page(request, browser, tx)
 
 
 async def login_submit(request: Request) -> Response:
@@ -99,13 +101,13 @@ async def login_submit(request: Request) -> Response:
     throttle = LoginThrottle(app.store, app.box)
     address = request.client.host if request.client else "unknown"
     if await throttle.blocked(email, address):
-        return _login_page(request, browser, tx, TOO_MANY_ATTEMPTS, email, status_code=429)
+        return await _login_page(request, browser, tx, TOO_MANY_ATTEMPTS, email, status_code=429)
     user = await app.store.users.by_email(email) if email else None
     # Always verify (a dummy hash for unknown users) so both failures look and time alike.
     ok = await verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.blocked:
         await throttle.failed(email, address)
-        return _login_page(request, browser, tx, WRONG_CREDENTIALS, email, status_code=401)
+        return await _login_page(request, browser, tx, WRONG_CREDENTIALS, email, status_code=401)
     await throttle.succeeded(email, address)
     session = await app.store.sessions.create_session(
         user.id, amr=["pwd"], acr=None, ttl=app.settings.session_ttl
