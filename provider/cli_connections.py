@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
-from provider.db.connections import ConnectionNameTaken
 from provider.db.store import Store
 from provider.federation.issuers import issuer_problem
 from provider.federation.pages import CALLBACK_PATH
 from provider.federation.presets import DEFAULT_SCOPES, PRESETS
+from provider.management.connections import ConnectionOperations, ConnectionSpec
+from provider.management.errors import OperationError
 from provider.security.secrets import SecretBox
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -89,19 +90,20 @@ def connections_create(
     settings = _settings(ctx)
 
     async def work(store: Store, box: SecretBox) -> Any:
-        try:
-            return await store.connections.create(
-                name=name,
-                display_name=shown_name[:200],
-                issuer=issuer,
-                client_id=client_id.strip(),
-                client_secret=client_secret,
-                scopes=wanted,
-                trust_email_verified=trust,
-                allow_linking=allow_linking,
-            )
-        except ConnectionNameTaken as exc:
-            raise click.ClickException(f"a connection named {name} already exists") from exc
+        spec = ConnectionSpec(
+            name=name,
+            client_id=client_id,
+            client_secret=client_secret,
+            issuer=issuer,
+            scopes=wanted,
+            display_name=shown_name[:200],
+            trust_email_verified=trust,
+            allow_linking=allow_linking,
+        )
+        try:  # the operation checks the same rules again and records the change
+            return await ConnectionOperations(store).create(spec, "cli")
+        except OperationError as exc:
+            raise click.ClickException(str(exc)) from exc
 
     connection = _with_store(settings, work)
     callback = settings.url(CALLBACK_PATH)
@@ -143,9 +145,13 @@ def connections_delete(ctx: click.Context, name: str, as_json: bool) -> None:
     the same issuer again lets them sign in as before."""
     from provider.cli import _settings, _with_store
 
-    deleted = _with_store(_settings(ctx), lambda store, box: store.connections.delete(name))
-    if not deleted:
-        raise click.ClickException(f"no connection named {name}")
+    async def work(store: Store, box: SecretBox) -> None:
+        found = await store.connections.by_name(name)
+        if found is None:
+            raise click.ClickException(f"no connection named {name}")
+        await ConnectionOperations(store).delete(found.id, "cli")
+
+    _with_store(_settings(ctx), work)
     _print({"deleted": name}, as_json, f"deleted connection {name}")
 
 

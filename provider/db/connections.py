@@ -135,6 +135,33 @@ class ConnectionStore:
             query = query.where(connections.c.enabled.is_(True))
         return [_connection(r) for r in await self._db.fetch_all(query)]
 
+    UPDATABLE = (
+        "display_name",
+        "client_id",
+        "scopes",
+        "trust_email_verified",
+        "allow_linking",
+        "enabled",
+    )
+
+    async def update(
+        self, connection_id: str, *, client_secret: str | None = None, **values: Any
+    ) -> Connection | None:
+        """Change settings (`UPDATABLE`); a new client secret is sealed like the first."""
+        assert set(values) <= set(self.UPDATABLE), values
+        stored = {k: json.dumps(v) if k == "scopes" else v for k, v in values.items()}
+        if client_secret is not None:
+            stored["client_secret_sealed"] = self._box.seal(
+                client_secret.encode(), _seal_context(connection_id)
+            )
+        if stored:
+            await self._db.execute(
+                connections.update()
+                .where(connections.c.id == connection_id)
+                .values(**stored, updated_at=now())
+            )
+        return await self.get(connection_id)
+
     async def delete(self, name: str) -> bool:
         row = await self._db.fetch_one(
             delete(connections).where(connections.c.name == name).returning(connections.c.id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from provider.context import AppContext
 from provider.management.clients import ClientOperations
+from provider.management.connections import ConnectionOperations
 from provider.management.email import EmailOperations
 from provider.management.mfa import MfaOperations
 from provider.management.users import UserOperations
@@ -17,6 +18,7 @@ class Operations:
     users: UserOperations
     mfa: MfaOperations
     email: EmailOperations
+    connections: ConnectionOperations
 
 
 def operations(app: AppContext) -> Operations:
@@ -25,4 +27,5 @@ def operations(app: AppContext) -> Operations:
         users=UserOperations(app.store, app.mfa, app.settings, app.mailer),
         mfa=MfaOperations(app.store, app.mfa),
         email=EmailOperations(app.store, app.mailer),
+        connections=ConnectionOperations(app.store),
     )

@@ -8,10 +8,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from provider.context import ctx
-from provider.management.api import clients, emails, guardian, users
+from provider.management.api import clients, connections, emails, guardian, users
+from provider.management.api.errors import ApiProblem
 from provider.management.api.framework import Endpoint, serve
 
 PREFIX = "/api/v2"
@@ -20,6 +21,7 @@ ENDPOINTS: list[Endpoint] = [
     *emails.ENDPOINTS,
     *users.ENDPOINTS,
     *clients.ENDPOINTS,
+    *connections.ENDPOINTS,
 ]
 ERROR = {
     "type": "object",
@@ -45,6 +47,19 @@ def management_routes() -> list[Route]:
             return await handlers[request.method](request)
 
         routes.append(Route(PREFIX + path, dispatch, methods=list(methods)))
+    known = list(routes)
+
+    async def unknown(request: Request) -> Response:
+        """Anything else under /api/v2 (an unknown path, or a known one with another method)
+        answers in Auth0's error shape too."""
+        for route in known:
+            if route.matches(request.scope)[0] != Match.NONE:
+                problem = ApiProblem(405, "Method not allowed").response()
+                problem.headers["Allow"] = ", ".join(sorted(route.methods or ()))
+                return problem
+        return ApiProblem(404, "Not Found").response()
+
+    routes.append(Route(PREFIX + "/{rest:path}", unknown, methods=None))
     return routes
 
 
