@@ -15,7 +15,12 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from provider.bootstrap import DEMO_EMAIL, DEMO_PASSWORD, ensure_admin_client, ensure_demo
-from provider.db.database import close_database, open_database, write_transaction
+from provider.db.database import (
+    close_database,
+    open_database,
+    sqlite_file_problem,
+    write_transaction,
+)
 from provider.db.migrate import upgrade
 from provider.db.store import Store
 from provider.db.users import EmailTaken
@@ -46,6 +51,8 @@ def _with_store(settings: Settings, work: Callable[[Store, SecretBox], Awaitable
             await close_database(database)
 
     settings.prepare_data_dir()
+    if problem := sqlite_file_problem(settings.effective_database_url):
+        raise click.ClickException(f"database_url: cannot use the database: {problem}")
     try:
         upgrade(settings.effective_database_url)
     except (OSError, SQLAlchemyError, asyncpg.PostgresError, sqlite3.Error) as exc:

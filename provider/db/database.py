@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import weakref
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosqlite
 from databases import Database
@@ -29,6 +32,17 @@ def normalise_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def sqlite_file_problem(url: str) -> str | None:
+    """Why a SQLite database file cannot be opened, checked before any driver tries (a failed
+    aiosqlite connect can print a thread traceback on the way out)."""
+    if not is_sqlite(url):
+        return None
+    path = Path(urlsplit(normalise_url(url)).path)
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        return "unable to open database file"
+    return None
 
 
 class _ReusingSQLitePool(SQLitePool):

@@ -24,10 +24,14 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
 
 async def _run_async() -> None:
     engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        # Also when connecting fails: an engine left open lets aiosqlite's thread report on a
+        # closed loop, which would add a traceback to the CLI's one-line error.
+        await engine.dispose()
 
 
 asyncio.run(_run_async())
