@@ -3,6 +3,7 @@ rendered in a sandboxed Jinja2 environment (operators' templates cannot reach Py
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from sqlalchemy import select
 from provider.db.store import Store
 from provider.db.tables import email_templates
 from provider.mail.headers import BadHeader, check_header
+
+log = logging.getLogger("provider.mail")
 
 EMAIL_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "email"
 DEFAULT_SUBJECTS = {
@@ -54,6 +57,8 @@ def render_sources(
         check_header(subject)
     except (TemplateError, BadHeader) as exc:
         raise TemplateRejected(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - operators' templates can fail in any way ({{ 1/0 }})
+        raise TemplateRejected(f"cannot be rendered: {type(exc).__name__}") from exc
     return RenderedMail(subject, text_body, html_body, None)
 
 
@@ -65,13 +70,21 @@ async def render(store: Store, name: str, context: dict[str, Any]) -> RenderedMa
             email_templates.c.name == name, email_templates.c.enabled.is_(True)
         )
     )
-    subject_source = (row and row["subject"]) or DEFAULT_SUBJECTS[name]
-    text_source = (row and row["text_body"]) or default_source(name, "txt")
-    html_source = (row and row["html_body"]) or default_source(name, "html")
+    defaults = (DEFAULT_SUBJECTS[name], default_source(name, "txt"), default_source(name, "html"))
+    if row is not None:
+        sources = (
+            row["subject"] or defaults[0],
+            row["text_body"] or defaults[1],
+            row["html_body"] or defaults[2],
+        )
+        try:
+            mail = render_sources(*sources, context)
+            return RenderedMail(mail.subject, mail.text_body, mail.html_body, row["from_address"])
+        except TemplateRejected as exc:
+            # Saving checks templates with sample data, but real data can still trip one up:
+            # the message goes out with the built-in template rather than not at all.
+            log.warning("email template %s failed (%s); the built-in one was used", name, exc)
     try:
-        mail = render_sources(subject_source, text_source, html_source, context)
+        return render_sources(*defaults, context)
     except TemplateRejected as exc:
         raise TemplateRejected(f"template {name}: {exc}") from exc
-    return RenderedMail(
-        mail.subject, mail.text_body, mail.html_body, row["from_address"] if row else None
-    )
