@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from provider.admin.render import message_page
+from provider.admin.message import message_page
 from provider.admin.session import (
     COOKIE_PATH,
     Admin,

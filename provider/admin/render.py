@@ -61,21 +61,3 @@ def admin_page(
     if notice is not None:
         response.delete_cookie(FLASH_COOKIE, path=COOKIE_PATH)
     return response
-
-
-def message_page(
-    request: Request,
-    title: str,
-    message: str,
-    status_code: int = 200,
-    *,
-    link: tuple[str, str] | None = ("Sign in to the dashboard", "/admin/login"),
-) -> Response:
-    """A page outside the signed-in layout: refusals, expired forms, signed out."""
-    return ctx(request).templates.TemplateResponse(
-        request,
-        "admin/message.html",
-        {"title": title, "message": message, "link": link},
-        status_code=status_code,
-        headers=NO_CACHE,
-    )

@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from provider.admin.message import message_page
 from provider.context import AppContext, ctx
 from provider.db.admin_sessions import AdminSessionStore
 from provider.db.records import User
@@ -152,8 +153,6 @@ FormHandler = Callable[[Request, Admin, Form], Awaitable[Response]]
 
 async def current_admin(request: Request) -> Admin | Response:
     """The signed-in admin, or the response to send instead (sign-in again, or 403)."""
-    from provider.admin.render import message_page  # the page module imports this one
-
     app = ctx(request)
     session_id = session_id_of(request)
     idle, lifetime = limits(app)
@@ -194,8 +193,6 @@ def admin_post(handler: FormHandler) -> Callable[[Request], Awaitable[Response]]
     session (a token from another session, or none, is refused before anything changes)."""
 
     async def endpoint(request: Request) -> Response:
-        from provider.admin.render import message_page
-
         admin = await current_admin(request)
         if isinstance(admin, Response):
             return admin
