@@ -8,6 +8,7 @@ from provider.admin import (
     activity_page,
     applications_page,
     auth,
+    connections_page,
     email_pages,
     mfa_page,
     users_page,
@@ -49,7 +50,13 @@ def admin_routes() -> list[Route]:
         Route("/admin/applications/{client_id}", applications_page.update, methods=POST),
         Route("/admin/applications/{client_id}/rotate", applications_page.rotate, methods=POST),
         Route("/admin/applications/{client_id}/delete", applications_page.delete, methods=POST),
-        # CONNECTIONS: the Connections page's routes are added here by a later change.
+        # Connections
+        Route("/admin/connections", connections_page.connections, methods=GET),
+        Route("/admin/connections/new", connections_page.new, methods=GET),
+        Route("/admin/connections/new", connections_page.create, methods=POST),
+        Route("/admin/connections/{id}", connections_page.edit, methods=GET),
+        Route("/admin/connections/{id}", connections_page.update, methods=POST),
+        Route("/admin/connections/{id}/delete", connections_page.delete, methods=POST),
         # Activity
         Route("/admin/activity", activity_page.activity, methods=GET),
     ]

@@ -13,7 +13,7 @@ from provider.context import ctx
 
 NO_CACHE = {"Cache-Control": "no-store"}
 
-# The left nav: (section, [(label, path, key)]). Connections is added by a later change.
+# The left nav: (section, [(label, path, key)]).
 NAV: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("Security", [("Multi-factor Auth", "/admin/mfa", "mfa")]),
     (
@@ -28,7 +28,7 @@ NAV: list[tuple[str, list[tuple[str, str, str]]]] = [
         [
             ("Users", "/admin/users", "users"),
             ("Applications", "/admin/applications", "applications"),
-            # CONNECTIONS: ("Connections", "/admin/connections", "connections") goes here.
+            ("Connections", "/admin/connections", "connections"),
             ("Activity", "/admin/activity", "activity"),
         ],
     ),

@@ -88,7 +88,7 @@ def test_operator_scenario(
     secret = page.locator("#secret").inner_text().strip()
     page.fill("#code", current_totp(secret))
     shot(page, "admin-02-sign-in-mfa-enroll")
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
     expect(page.get_by_role("heading", name="Multi-factor Auth")).to_be_visible()
     assert path_of(page.url) == "/admin/mfa"
@@ -195,6 +195,20 @@ def test_operator_scenario(
     expect(page.locator("#client-secret")).to_have_count(0)
     assert client_secret not in page.content()
 
+    nav(page, "Connections")
+    page.get_by_role("link", name="Add connection").click()
+    page.fill("#name", "google")
+    page.select_option("#preset", "google")
+    page.fill("#client_id", "google-client-id")
+    page.fill("#client_secret", "google-client-secret")
+    shot(page, "admin-17b-connection-new")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_text("Connection added.")).to_be_visible()
+    assert "google-client-secret" not in page.content()
+    shot(page, "admin-17c-connection-added")
+    nav(page, "Connections")
+    shot(page, "admin-17d-connections")
+
     # -- a user's next email MFA message uses the edited template ------------------------------
     user_context = browser.new_context(viewport={"width": 800, "height": 700})
     user_context.set_default_timeout(15_000)
@@ -214,7 +228,7 @@ def test_operator_scenario(
         code = re.search(r"Use (\d{6}) within", text).group(1)
         user_page.fill("#code", code)
         shot(user_page, "admin-18-user-email-mfa-challenge")
-        user_page.get_by_role("button", name="Continue").click()
+        user_page.get_by_role("button", name="Continue", exact=True).click()
         expect(
             user_page.get_by_role("heading", name="Signed in to the demo application")
         ).to_be_visible()

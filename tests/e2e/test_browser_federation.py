@@ -80,7 +80,7 @@ def test_continue_with_upstream_then_email_mfa(
     [message] = [m for m in smtp.snapshot() if EMAIL in m.rcpt_tos]
     code = CODE.search(message.message.get_body(preferencelist=("plain",)).get_content())
     page.fill("#code", code.group(1))
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
     expect(page.get_by_role("heading", name="Signed in to the demo application")).to_be_visible()
     claims = json.loads(page.locator("pre.claims").inner_text())

@@ -44,7 +44,7 @@ def sign_in(page: Page, email: str, password: str) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.fill("#email", email)
     page.fill("#password", password)
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -94,7 +94,7 @@ def test_demo_flow_signs_in_and_shows_claims(server: ProviderServer, page: Page)
     page.fill("#email", DEMO_EMAIL)
     page.fill("#password", DEMO_PASSWORD)
     screenshot(page, "demo-02-filled")
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
     expect(page.get_by_role("heading", name=DEMO_HEADING)).to_be_visible()
     assert path_of(page.url) == "/demo/callback"

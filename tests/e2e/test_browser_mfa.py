@@ -96,7 +96,7 @@ def test_enroll_totp_then_sign_in_with_the_recovery_code(
 
     page.fill("#code", current_totp(secret))
     screenshot(page, "mfa-03-enroll-code")
-    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue", exact=True).click()
 
     recovery = shown_recovery_code(page)
     assert path_of(page.url) == "/mfa/enroll/confirm"
@@ -138,7 +138,7 @@ def test_enroll_totp_then_sign_in_with_the_recovery_code(
         expect(second.get_by_label("Recovery code")).to_be_visible()
         second.get_by_label("Recovery code").fill(recovery)
         screenshot(second, "mfa-08-recovery-challenge")
-        second.get_by_role("button", name="Continue").click()
+        second.get_by_role("button", name="Continue", exact=True).click()
 
         fresh = shown_recovery_code(second)
         assert fresh != recovery  # the used code is replaced by a new one, shown once
