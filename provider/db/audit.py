@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,6 @@ from sqlalchemy import func, select
 
 from provider.clock import now
 from provider.db.tables import audit_events
-from provider.security.secrets import new_id
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class AuditStore:
     ) -> None:
         await self._db.execute(
             audit_events.insert().values(
-                id=new_id("evt", 12),
+                # Time-ordered ids: events of the same second still list in the order made.
+                id=f"evt_{time.time_ns():020d}{secrets.token_hex(4)}",
                 at=now(),
                 actor=actor[:200],
                 action=action[:100],
