@@ -51,8 +51,17 @@ def _check_provider(values: dict[str, Any]) -> EmailProvider:
     tls = credentials.get(
         "smtp_tls", "starttls" if port == 587 else "tls" if port == 465 else "none"
     )
-    if not isinstance(host, str) or not host or len(host) > 253 or any(c.isspace() for c in host):
+    if (
+        not isinstance(host, str)
+        or not host
+        or len(host) > 253
+        or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in host)
+    ):
         raise OperationError("credentials.smtp_host: a host name is required")
+    try:
+        host.encode("idna")  # what connecting does first: "\x87" or "a..b" would fail there
+    except UnicodeError as exc:
+        raise OperationError("credentials.smtp_host: not a valid host name") from exc
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise OperationError("credentials.smtp_port: a port between 1 and 65535")
     if user is not None and (not isinstance(user, str) or len(user) > 320):
@@ -173,7 +182,7 @@ class EmailOperations:
             await client.quit()
         except aiosmtplib.SMTPAuthenticationError as exc:
             return CheckResult(False, f"authentication failed: {exc.code} {exc.message}")
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (aiosmtplib.SMTPException, OSError, TimeoutError, UnicodeError) as exc:
             return CheckResult(False, f"cannot reach the SMTP server: {exc}")
         return CheckResult(True, f"connected to {settings.host}:{settings.port}")
 
@@ -237,6 +246,8 @@ class EmailOperations:
             render_sources(subject, text, body, self._sample(name))
         except (BadHeader, TemplateRejected) as exc:
             raise OperationError(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - a template can raise anything ({% include %})
+            raise OperationError(f"the template cannot be rendered: {type(exc).__name__}") from exc
         async with write_transaction(self.store.database):
             await self.store.database.execute(
                 delete(email_templates).where(email_templates.c.name == name)
@@ -278,6 +289,8 @@ class EmailOperations:
             rendered = render_sources(subject, text, body, self._sample(name))
         except TemplateRejected as exc:
             raise OperationError(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - a template can raise anything ({% include %})
+            raise OperationError(f"the template cannot be rendered: {type(exc).__name__}") from exc
         return {
             "subject": rendered.subject,
             "body": rendered.html_body or "",

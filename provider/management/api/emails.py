@@ -125,7 +125,7 @@ ENDPOINTS = [
         "create:email_provider",
         create_provider,
         "Configure the email provider",
-        request_schema=body(PROVIDER_FIELDS),
+        request_schema=body(PROVIDER_FIELDS, ("credentials",)),
         response_schema=PROVIDER,
         status=201,
     ),

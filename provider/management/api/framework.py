@@ -97,9 +97,11 @@ async def _read_json(request: Request, limit: int) -> Any:
     if content_type != "application/json":
         raise ApiProblem(400, "Payload validation error: send application/json")
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
+        json.dumps(document, ensure_ascii=False).encode()  # no lone surrogates ("\\ud800")
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiProblem(400, "Payload validation error: the body is not valid JSON") from exc
+    return document
 
 
 def serve(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:

@@ -59,7 +59,8 @@ def management_routes() -> list[Route]:
                 return problem
         return ApiProblem(404, "Not Found").response()
 
-    routes.append(Route(PREFIX + "/{rest:path}", unknown, methods=None))
+    every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    routes.append(Route(PREFIX + "/{rest:path}", unknown, methods=every))
     return routes
 
 
@@ -106,7 +107,7 @@ def openapi(issuer: str) -> dict[str, Any]:
     for endpoint in ENDPOINTS:
         paths.setdefault(PREFIX + endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",  # JSON Schema types such as ["string", "null"]
         "info": {
             "title": "provider Management API",
             "version": "2",

@@ -37,6 +37,10 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def _matches(value: Any, schema: dict[str, Any]) -> bool:
+    if "enum" in schema and not any(
+        value == allowed and type(value) is type(allowed) for allowed in schema["enum"]
+    ):
+        return False
     kinds = schema.get("type")
     kinds = kinds if isinstance(kinds, list) else [kinds]
     for kind in kinds:
