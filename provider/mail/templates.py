@@ -3,12 +3,14 @@ rendered in a sandboxed Jinja2 environment (operators' templates cannot reach Py
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 
@@ -26,8 +28,54 @@ DEFAULT_SUBJECTS = {
 }
 TEMPLATE_NAMES = tuple(DEFAULT_SUBJECTS)
 
-_html = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
-_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+MAX_REPEAT = 10_000  # `'a' * n` and `x ** n` beyond this would let a template eat memory
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, with `*` and `**` bounded: Jinja's own sandbox stops attribute escapes
+    but not `{{ 'a' * 10**9 }}`."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 100:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            sizes = [v for v in (left, right) if isinstance(v, int) and not isinstance(v, bool)]
+            repeats = [v for v in (left, right) if isinstance(v, str | list | tuple)]
+            if repeats and sizes and abs(sizes[0]) * max(len(repeats[0]), 1) > MAX_REPEAT:
+                raise SecurityError("repetition too large")
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # Method calls such as 'a'.ljust(10**9) or 'a'.center(…) grow strings as well.
+        if any(_too_big(v) for v in (*args, *kwargs.values())):
+            raise SecurityError("argument too large")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Filters are called directly by compiled templates (not through `call`): wrap each
+        # so that 'a'|center(10**9) is refused like the method call.
+        self.filters = {name: _bounded(f) for name, f in self.filters.items()}
+
+
+def _bounded(function: Any) -> Any:
+    @functools.wraps(function)  # keeps Jinja's pass_context / pass_eval_context marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if any(_too_big(v) for v in (*args, *kwargs.values())):
+            raise SecurityError("filter argument too large")
+        return function(*args, **kwargs)
+
+    return guarded
+
+
+def _too_big(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_REPEAT
+
+
+_html = _BoundedSandbox(autoescape=True, undefined=StrictUndefined)
+_text = _BoundedSandbox(autoescape=False, undefined=StrictUndefined)
 
 
 class TemplateRejected(ValueError):

@@ -444,3 +444,37 @@ def test_template_override_harmless_change_is_used(template_db: str) -> None:
     assert mail.subject == "Hello Acme"
     assert "test message from Acme" in mail.text_body  # the built-in body still applies
     assert mail.html_body and "test message from Acme" in mail.html_body
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a' * 10**9 }}",
+        "{{ [0] * 100000 }}",
+        "{{ 9 ** 99999 }}",
+        "{{ 'a'.ljust(10**9) }}",
+        "{{ 'a'.center(width=10**9) }}",
+        "{{ 'a'|center(10**9) }}",
+        "{{ 'a'|indent(10**9) }}",
+    ],
+)
+def test_templates_cannot_allocate_huge_values(source: str) -> None:
+    """The sandbox stops attribute escapes; provider also bounds repetition, powers and size
+    arguments, so an operator's template cannot exhaust memory."""
+    from provider.mail.templates import TemplateRejected, render_sources
+
+    with pytest.raises(TemplateRejected):
+        render_sources(source, "text", "<p>html</p>", {})
+
+
+def test_ordinary_template_arithmetic_and_filters_still_work() -> None:
+    from provider.mail.templates import render_sources
+
+    mail = render_sources(
+        "{{ 'ab' * 2 }} {{ 2 ** 10 }} {{ name|upper }} {{ 'x'|center(3) }}!",
+        "{{ range(3)|list }}",
+        "<p>{{ name }}</p>",
+        {"name": "<jo>"},
+    )
+    assert mail.subject == "abab 1024 <JO>  x !"
+    assert mail.text_body == "[0, 1, 2]" and mail.html_body == "<p>&lt;jo&gt;</p>"
