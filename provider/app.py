@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -73,6 +74,12 @@ async def server_error(request: Request, exc: Exception) -> Response:
             },
             503,
             headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, asyncpg.exceptions.CharacterNotInRepertoireError):
+        # A NUL (or other text PostgreSQL cannot store) that no check caught: the request's
+        # fault, said in the OAuth error shape rather than as a server error.
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "The request contains NUL."}, 400
         )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(

@@ -21,7 +21,7 @@ def _page_number(raw: str | None) -> int:
 
 
 async def _list(request: Request, admin: Admin) -> Response:
-    query = request.query_params.get("q", "")[:320]
+    query = request.query_params.get("q", "")[:320].replace("\x00", "")  # PostgreSQL refuses NUL
     page = _page_number(request.query_params.get("page"))
     found, total = await operations(ctx(request)).users.search(query, page, PER_PAGE)
     return admin_page(

@@ -100,7 +100,11 @@ class ClientOperations:
         self.store = store
 
     async def get(self, client_id: str) -> ClientRecord:
-        client = await self.store.clients.get(client_id) if len(client_id) <= 200 else None
+        client = (
+            await self.store.clients.get(client_id)
+            if "\x00" not in client_id and len(client_id) <= 200
+            else None
+        )
         if client is None:
             raise NotFound("no such client")
         return client

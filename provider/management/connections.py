@@ -54,7 +54,9 @@ class ConnectionOperations:
 
     async def get(self, connection_id: str) -> Connection:
         found = (
-            await self.store.connections.get(connection_id) if len(connection_id) < 100 else None
+            await self.store.connections.get(connection_id)
+            if "\x00" not in connection_id and len(connection_id) < 100
+            else None
         )
         if found is None:
             raise NotFound("no such connection")

@@ -39,13 +39,17 @@ class UserOperations:
         self.mailer = mailer
 
     async def get(self, user_id: str) -> User:
-        user = await self.store.users.get(user_id) if len(user_id) <= 100 else None
+        user = (
+            await self.store.users.get(user_id)
+            if "\x00" not in user_id and len(user_id) <= 100
+            else None
+        )
         if user is None:
             raise NotFound("no such user")
         return user
 
     async def search(self, query: str | None, page: int, per_page: int) -> tuple[list[User], int]:
-        query = (query or "").strip()[:320] or None
+        query = (query or "").replace("\x00", "").strip()[:320] or None  # PostgreSQL refuses NUL
         found = await self.store.users.search(query, per_page, page * per_page)
         return found, await self.store.users.count(query)
 

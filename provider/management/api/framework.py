@@ -104,6 +104,33 @@ async def _read_json(request: Request, limit: int) -> Any:
     return document
 
 
+def _nul_at(value: Any, where: str) -> str | None:
+    """The dotted path of the first string holding NUL, if any."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        path = f"{where}.{key}" if where else str(key)
+        if "\x00" in str(key):
+            return path
+        if found := _nul_at(item, path):
+            return found
+    return None
+
+
+def refuse_nul(body: Any) -> None:
+    """PostgreSQL cannot store NUL in text, and no field has a use for it: a 400 naming the
+    property, not a database error."""
+    if (where := _nul_at(body, "")) is not None:
+        raise ApiProblem(400, f"Payload validation error: NUL is not allowed in {where[:80]}")
+
+
 def serve(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         app = ctx(request)
@@ -116,6 +143,7 @@ def serve(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
                 if document is None and not endpoint.body_optional:
                     raise ApiProblem(400, "Payload validation error: a JSON body is required")
                 body = check(document, endpoint.request_schema) if document is not None else {}
+                refuse_nul(body)
             result = await endpoint.handler(Call(app, request, caller, body))
         except ApiProblem as problem:
             return problem.response()

@@ -125,9 +125,9 @@ async def verification_email_job(call: Call) -> Any:
 
 
 async def get_job(call: Call) -> Any:
-    message = (
-        await call.app.store.outbox.get(call.path("id")) if len(call.path("id")) < 100 else None
-    )
+    job_id = call.path("id")
+    usable = "\x00" not in job_id and len(job_id) < 100  # PostgreSQL refuses NUL in text
+    message = await call.app.store.outbox.get(job_id) if usable else None
     if message is None or message.template != "verify_email":
         raise ApiProblem(404, "No such job")
     status = {"sent": "completed", "failed": "failed"}.get(message.status, "pending")
